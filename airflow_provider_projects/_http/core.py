@@ -1,0 +1,366 @@
+"""The one HTTP core, free of I/O: build a request, judge an outcome, parse a body.
+
+Both transports (``sync.py`` over ``requests``, ``aio.py`` over ``httpx``) drive the same
+:meth:`HttpCore.exchange` generator: it yields ``Send`` and ``Sleep`` steps and receives what
+happened, so the retry loop, the error mapping and the parsing exist once and are tested once,
+without sockets or clocks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Any, Final, TypeVar
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ValidationError
+
+from airflow_provider_projects._http.dialect import Dialect, ErrorDetails, redact
+from airflow_provider_projects._http.secret import Secret
+from airflow_provider_projects.errors import (
+    ApiUnreachableError,
+    AuthenticationError,
+    InvalidInputError,
+    InvalidResponseError,
+    MethodNotAllowedError,
+    NotFoundError,
+    ProjectsApiError,
+    RateLimitedError,
+    ServerError,
+    UnexpectedStatusError,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Statuses worth another try: rate limited, and the gateway/availability errors that mean the
+#: request was not processed or may be answered on the next try.
+RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
+#: A 500 is retried for reads only. Both vendors document it as an internal error, usually
+#: deterministic, and a write that failed half-way is better surfaced than repeated blindly.
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+NO_BODY: Final[Any] = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Seconds to wait for a connection and for each read of the answer."""
+
+    connect: float
+    read: float
+
+
+DEFAULT_TIMEOUT: Final = Timeout(connect=10.0, read=30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How many times, and how long between, the core tries a request again.
+
+    ``max_retries`` counts the tries after the first. Backoff is exponential with "equal
+    jitter" (half fixed, half random) so that mapped tasks hitting one limit spread out.
+    A ``Retry-After`` longer than ``retry_after_cap`` ends the call instead of blocking a worker.
+    """
+
+    max_retries: int = 4
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    retry_after_cap: float = 120.0
+
+
+class FailureKind(StrEnum):
+    """Why no HTTP answer came back."""
+
+    CONNECT = "connection failed"  # nothing was sent: always safe to try again
+    TIMEOUT = "read timed out"
+    DROPPED = "connection dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure:
+    """No HTTP answer: the transport's exception, reduced to a kind and a short text."""
+
+    kind: FailureKind
+    detail: str
+
+    @classmethod
+    def of(cls, kind: FailureKind, exc: BaseException) -> TransportFailure:
+        """Reduce a transport's exception to a kind and a short text."""
+        return cls(kind, f"{type(exc).__name__}: {exc}"[:300])
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An HTTP answer; ``headers`` is the transport's case-insensitive mapping."""
+
+    status: int
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
+
+
+Outcome = Response | TransportFailure
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A ready-to-send request. ``headers`` carries the key, so it never appears in the repr."""
+
+    method: str
+    url: str
+    path: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes | None = field(repr=False)
+    timeout: Timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Step: send this request and pass back its outcome."""
+
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Step: wait this many seconds, then pass back ``None``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Decision: try again after ``delay`` seconds."""
+
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """Decision: stop and raise ``error``."""
+
+    error: ProjectsApiError
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Decision: the answer is a success."""
+
+    response: Response
+
+
+Decision = Retry | GiveUp | Accept
+Exchange = Generator[Send | Sleep, Outcome | None, Response]
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if unusable."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:  # RFC 9110 dates are GMT; a naive one is read as such.
+            return None
+        return max(0.0, moment.timestamp() - now())
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class HttpCore:
+    """Everything about talking to one API that does not touch a socket."""
+
+    def __init__(
+        self,
+        *,
+        dialect: Dialect,
+        base_url: str,
+        api_key: Secret,
+        user_agent: str,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        policy: RetryPolicy | None = None,
+        rng: Callable[[], float] = random.random,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.dialect = dialect
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self._key = api_key
+        self._rng = rng
+        self._wall_clock = wall_clock
+        self._headers = {
+            "Authorization": dialect.authorization(api_key.reveal()),
+            "Accept": "application/json",
+            "User-Agent": user_agent,
+        }
+
+    def __repr__(self) -> str:
+        return f"HttpCore(api={self.dialect.name!r}, base_url={self.base_url!r})"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = NO_BODY,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout | None = None,
+    ) -> Request:
+        """Build a request with the API's auth header, a JSON body and a timeout."""
+        headers = dict(self._headers)
+        body = None
+        if json_body is not NO_BODY:
+            body = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        url = self.base_url + path
+        if params:
+            url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+        return Request(method, url, path, headers, body, timeout or self.timeout)
+
+    def exchange(self, request: Request) -> Exchange:
+        """Send, judge, maybe sleep and send again; return the accepted response or raise."""
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = yield Send(request)
+            assert outcome is not None
+            decision = self.decide(request, attempt, outcome)
+            if isinstance(decision, Accept):
+                return decision.response
+            if isinstance(decision, GiveUp):
+                raise decision.error
+            log.warning(
+                "%s %s: %s; trying again in %.1f s (retry %d of %d)",
+                request.method,
+                request.path,
+                decision.reason,
+                decision.delay,
+                attempt,
+                self.policy.max_retries,
+            )
+            yield Sleep(decision.delay)
+
+    def decide(self, request: Request, attempt: int, outcome: Outcome) -> Decision:
+        """Judge one outcome of the ``attempt``-th try (1-based): accept, retry after N s, or give up.
+
+        Every request this provider sends is a GET or a PUT/PATCH of absolute values, so sending
+        one again after a timeout or a dropped connection cannot change the result: at worst it
+        sets the same values twice. Connection failures, timeouts, 429, 502, 503 and 504 are
+        therefore retried; a 500 only on reads (see ``SAFE_METHODS``); 4xx never.
+        """
+        if isinstance(outcome, TransportFailure):
+            error: ProjectsApiError = ApiUnreachableError(
+                f"{self.dialect.name} {request.method} {request.path}: {outcome.kind.value} "
+                f"({redact(outcome.detail, self._key)}) after {attempt} attempt(s)",
+                method=request.method,
+                url=request.url,
+            )
+            return self._retry_or_give_up(attempt, error, str(outcome.kind.value), None)
+        if 200 <= outcome.status < 300:
+            return Accept(outcome)
+        error = self.error_for(request, outcome)
+        retryable = outcome.status in RETRYABLE_STATUSES or (outcome.status == 500 and request.method in SAFE_METHODS)
+        if not retryable:
+            return GiveUp(error)
+        retry_after = parse_retry_after(outcome.headers.get("Retry-After"), now=self._wall_clock)
+        return self._retry_or_give_up(attempt, error, f"HTTP {outcome.status}", retry_after)
+
+    def _retry_or_give_up(
+        self, attempt: int, error: ProjectsApiError, reason: str, retry_after: float | None
+    ) -> Decision:
+        policy = self.policy
+        if attempt > policy.max_retries:
+            return GiveUp(error)
+        if retry_after is not None:
+            if retry_after > policy.retry_after_cap:
+                error.message += (
+                    f" (the server asked to wait {retry_after:.0f} s, more than the "
+                    f"{policy.retry_after_cap:.0f} s this provider waits inside one call)"
+                )
+                return GiveUp(error)
+            # A little jitter on top of the server's figure keeps mapped tasks from returning together.
+            return Retry(retry_after + self._rng() * min(1.0, 0.1 * retry_after), reason + ", Retry-After")
+        ceiling = min(policy.backoff_max, policy.backoff_base * 2 ** (attempt - 1))
+        return Retry(ceiling / 2 + self._rng() * ceiling / 2, reason)
+
+    def error_for(self, request: Request, response: Response) -> ProjectsApiError:
+        """Map an error answer to its typed exception, with the API's code, message and request id."""
+        details = self.dialect.error_details(response)
+        details = ErrorDetails(
+            api_code=details.api_code,
+            message=redact(details.message, self._key),
+            request_id=details.request_id,
+        )
+        status = response.status
+        special = self.dialect.special_error(request, status, details)
+        if special is not None:
+            return special
+        text = f"{self.dialect.name} {request.method} {request.path} failed: HTTP {status}"
+        if details.api_code:
+            text += f" {details.api_code}"
+        if details.message:
+            text += f": {details.message}"
+        if details.request_id:
+            text += f" (request id {details.request_id})"
+        hint = self.dialect.hint(request, status)
+        if hint:
+            text += f". {hint}"
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "api_code": details.api_code,
+            "api_message": details.message,
+            "request_id": details.request_id,
+            "method": request.method,
+            "url": request.url,
+        }
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock)
+            return RateLimitedError(text, retry_after=retry_after, **kwargs)
+        error_type = _ERROR_TYPES.get(status)
+        if error_type is None:
+            error_type = ServerError if status >= 500 else UnexpectedStatusError
+        return error_type(text, **kwargs)
+
+    def parse(self, response: Response, model: type[M], request: Request) -> M:
+        """Parse a success body into ``model``; a bad body becomes :class:`InvalidResponseError`."""
+        where = f"{self.dialect.name} {request.method} {request.path}"
+        try:
+            return model.model_validate_json(response.body)
+        except ValidationError as exc:
+            if any(e["type"] == "json_invalid" for e in exc.errors()):
+                problem = f"the body is not valid JSON ({len(response.body)} bytes, truncated?)"
+            else:
+                problem = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg'].lower()}" for e in exc.errors()[:5]
+                )
+            raise InvalidResponseError(
+                f"{where} answered HTTP {response.status} with an unusable body: {problem}",
+                status=response.status,
+                method=request.method,
+                url=request.url,
+            ) from None
+
+
+_ERROR_TYPES: Final[dict[int, type[ProjectsApiError]]] = {
+    400: InvalidInputError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    422: InvalidInputError,
+}

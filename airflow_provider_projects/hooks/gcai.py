@@ -1,0 +1,117 @@
+"""GcaiHook: GC AI projects (``Authorization: <raw key>``, ``gcai_...`` or ``u:gcai_...``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Final
+
+from airflow_provider_projects import validation
+from airflow_provider_projects._http.dialect import GcaiDialect
+from airflow_provider_projects.errors import InvalidInputError, ProjectsApiError
+from airflow_provider_projects.hooks.base import ProjectsApiHook, call_timeout
+from airflow_provider_projects.models.gcai import GcaiIdentity, GcaiPing, GcaiProject
+from airflow_provider_projects.provider_info import GCAI_BASE_URL
+from airflow_provider_projects.unset import NOT_SET, NotSet
+
+GCAI_KEY_PREFIXES: Final = ("gcai_", "u:gcai_")
+UPDATABLE_FIELDS: Final = ("name", "description", "custom_instructions")
+
+
+def update_body(
+    *,
+    name: str | NotSet = NOT_SET,
+    description: str | NotSet | None = NOT_SET,
+    custom_instructions: str | NotSet | None = NOT_SET,
+) -> dict[str, str | None]:
+    """The exact PATCH body: fields not given are left out; ``None`` is sent as null (clears).
+
+    Raises :class:`InvalidInputError` naming the field for a bad value, or when nothing would be
+    sent: the spec leaves ``{}`` undocumented, so the provider refuses to guess what it does.
+    """
+    body: dict[str, str | None] = {}
+    if not isinstance(name, NotSet):
+        body["name"] = validation.gcai_name(name)
+    if not isinstance(description, NotSet):
+        body["description"] = validation.gcai_optional_text(description, "description")
+    if not isinstance(custom_instructions, NotSet):
+        body["custom_instructions"] = validation.gcai_optional_text(custom_instructions, "custom_instructions")
+    if not body:
+        raise InvalidInputError(
+            "nothing to update: give at least one of name, description, custom_instructions "
+            "(None clears description or custom_instructions)",
+            field="name, description, custom_instructions",
+            rule="at least one field",
+        )
+    return body
+
+
+class GcaiHook(ProjectsApiHook):
+    """Talks to GC AI with the API key of an Airflow connection of type ``gcai``.
+
+    :param gcai_conn_id: the connection: API key in the password field (``gcai_...`` for an
+        organisation key, ``u:gcai_...`` for a personal key, sent raw), base URL in host
+        (default ``https://app.gc.ai/api/external/v1``), optional extras ``timeout`` and ``max_retries``.
+    """
+
+    conn_type: ClassVar[str] = "gcai"
+    conn_name_attr: ClassVar[str] = "gcai_conn_id"
+    default_conn_name: ClassVar[str] = "gcai_default"
+    hook_name: ClassVar[str] = "GC AI"
+    default_base_url: ClassVar[str] = GCAI_BASE_URL
+    dialect: ClassVar[GcaiDialect] = GcaiDialect()
+
+    def __init__(self, gcai_conn_id: str = "gcai_default", **kwargs: Any) -> None:
+        super().__init__(gcai_conn_id, **kwargs)
+        self.gcai_conn_id = gcai_conn_id
+
+    def check_key(self, key: str, warn: Callable[[str], None]) -> None:
+        if not key.startswith(GCAI_KEY_PREFIXES):
+            warn(
+                f"Connection {self.conn_id!r}: GC AI keys start with 'gcai_' (organisation) or 'u:gcai_' "
+                "(personal); this one does not, so GC AI will probably refuse it."
+            )
+
+    def get_project(self, project_id: str, *, timeout: float | None = None) -> GcaiProject:
+        """``GET /projects/{id}``."""
+        path = f"/projects/{validation.gcai_project_id(project_id)}"
+        return self.transport.call("GET", path, GcaiProject, timeout=call_timeout(timeout))
+
+    def update_project(
+        self,
+        project_id: str,
+        *,
+        name: str | NotSet = NOT_SET,
+        description: str | NotSet | None = NOT_SET,
+        custom_instructions: str | NotSet | None = NOT_SET,
+        timeout: float | None = None,
+    ) -> GcaiProject:
+        """``PATCH /projects/{id}`` with only the fields given; ``None`` clears a field.
+
+        >>> hook.update_project(pid, custom_instructions="Cite the MSA")  # body {"custom_instructions": "..."}
+        >>> hook.update_project(pid, description=None)                   # body {"description": null}
+        """
+        path = f"/projects/{validation.gcai_project_id(project_id)}"
+        body = update_body(name=name, description=description, custom_instructions=custom_instructions)
+        return self.transport.call("PATCH", path, GcaiProject, json_body=body, timeout=call_timeout(timeout))
+
+    def ping(self) -> GcaiPing:
+        """``GET /ping``: is the API up and the key accepted."""
+        return self.transport.call("GET", "/ping", GcaiPing)
+
+    def identity(self) -> GcaiIdentity:
+        """``GET /me``: the kind of key and its organisation (and user, for personal keys)."""
+        return self.transport.call("GET", "/me", GcaiIdentity)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """A cheap read-only call (``GET /me``) that also says whose key this is."""
+        try:
+            me = self.identity()
+        except ProjectsApiError as error:
+            return False, str(error)
+        org = f"organisation {me.organization.name!r} (id {me.organization.id})"
+        if me.user is not None:
+            who = f"a personal key of user {me.user.email or me.user.id} in {org}"
+        else:
+            who = f"an organisation key of {org}"
+        assert self._settings is not None
+        return True, f"Connected to GC AI at {self._settings.base_url} with {who}."

@@ -1,0 +1,89 @@
+"""The provider info that Airflow's providers manager reads through the entry point.
+
+Built on demand and free of heavy imports: the providers manager loads it in every Airflow process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from airflow_provider_projects import __version__
+
+PACKAGE: Final = "airflow_provider_projects"
+GCORE_BASE_URL: Final = "https://api.gcore.com"
+GCAI_BASE_URL: Final = "https://app.gc.ai/api/external/v1"
+
+#: Form fields stored in the connection's extra JSON (Airflow 3.2+ ``conn-fields``).
+CONN_FIELDS: Final[dict[str, Any]] = {
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Read timeout for each request; the connect timeout is the smaller of this and 10 s. "
+        "Default 30.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 3600},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Tries after the first on connection errors, timeouts, 429, 502, 503 and 504. Default 4.",
+        "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 10},
+    },
+}
+
+
+def ui_field_behaviour(default_base_url: str) -> dict[str, Any]:
+    """The connection form in the ``get_ui_field_behaviour()`` shape (snake_case keys)."""
+    return {
+        "hidden_fields": ["schema", "port", "login"],
+        "relabeling": {"password": "API key", "host": "API base URL"},
+        "placeholders": {
+            "host": default_base_url,
+            "password": "the API key alone, without 'APIKey' or 'Bearer'",
+            "extra": '{"timeout": 30, "max_retries": 4}',
+        },
+    }
+
+
+def _connection_type(conn_type: str, hook: str, hook_name: str, base_url: str) -> dict[str, Any]:
+    behaviour = ui_field_behaviour(base_url)
+    return {
+        "connection-type": conn_type,
+        "hook-class-name": f"{PACKAGE}.hooks.{hook}",
+        "hook-name": hook_name,
+        "ui-field-behaviour": {
+            "hidden-fields": behaviour["hidden_fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        },
+        "conn-fields": CONN_FIELDS,
+    }
+
+
+def build_provider_info() -> dict[str, Any]:
+    """The dict behind ``get_provider_info()``; a test validates it against Airflow's schema."""
+    return {
+        "package-name": "airflow-provider-projects",
+        "name": "Projects (Gcore Cloud and GC AI)",
+        "description": "Replace Gcore Cloud projects, update GC AI projects and wait for Gcore task locks.",
+        "versions": [__version__],
+        "integrations": [
+            {"integration-name": "Gcore Cloud", "external-doc-url": "https://api.gcore.com/docs/cloud"},
+            {"integration-name": "GC AI", "external-doc-url": "https://docs.gc.ai/api-reference"},
+        ],
+        "hooks": [
+            {"integration-name": "Gcore Cloud", "python-modules": [f"{PACKAGE}.hooks.gcore"]},
+            {"integration-name": "GC AI", "python-modules": [f"{PACKAGE}.hooks.gcai"]},
+        ],
+        "operators": [
+            {"integration-name": "Gcore Cloud", "python-modules": [f"{PACKAGE}.operators.gcore"]},
+            {"integration-name": "GC AI", "python-modules": [f"{PACKAGE}.operators.gcai"]},
+        ],
+        "sensors": [{"integration-name": "Gcore Cloud", "python-modules": [f"{PACKAGE}.sensors.gcore"]}],
+        "triggers": [{"integration-name": "Gcore Cloud", "python-modules": [f"{PACKAGE}.triggers.gcore"]}],
+        "extra-links": [
+            f"{PACKAGE}.links.GcoreProjectLink",
+            f"{PACKAGE}.links.GcaiProjectLink",
+        ],
+        "connection-types": [
+            _connection_type("gcore", "gcore.GcoreHook", "Gcore Cloud", GCORE_BASE_URL),
+            _connection_type("gcai", "gcai.GcaiHook", "GC AI", GCAI_BASE_URL),
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Sensors that wait for Gcore task locks to clear."""

@@ -1,0 +1,1 @@
+"""Triggers that poll (read-only) for the deferrable sensors and operators."""

@@ -1,0 +1,122 @@
+"""Input rules of both APIs, checked before any request is sent.
+
+Pure Python on purpose: operators call these at construction time (during DAG parsing) for
+literal values, so this module must stay cheap to import (no pydantic, no HTTP library).
+Each function returns the value in the form the API wants or raises :class:`InvalidInputError`
+naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Final
+
+from airflow_provider_projects.errors import InvalidInputError
+
+# From the Gcore OpenAPI extract (NameDescriptionSerializer.name): 3-63 characters, starts with a
+# letter or digit, ends with a letter, digit, dot or underscore.
+GCORE_NAME_PATTERN: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z 0-9._\-]{1,61}[a-zA-Z0-9._]$")
+GCORE_DESCRIPTION_MAX: Final = 255
+_DIGITS: Final = re.compile(r"^[0-9]+$")
+_SHOWN_CHARS: Final = 60
+
+
+def shown(value: Any) -> str:
+    """A short, safe rendering of a rejected value for an error message."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def _refuse(field: str, rule: str, value: Any) -> InvalidInputError:
+    return InvalidInputError(f"{field} {rule} (got {shown(value)})", field=field, rule=rule)
+
+
+def gcore_project_id(value: Any, field: str = "project_id") -> int:
+    """A Gcore project id: a positive integer, or its decimal text (templates render to text)."""
+    rule = "must be a positive integer"
+    if isinstance(value, bool):
+        raise _refuse(field, rule, value)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DIGITS.match(value):
+        number = int(value)
+    else:
+        raise _refuse(field, rule, value)
+    if number <= 0 or number >= 2**63:  # int64 in the spec
+        raise _refuse(field, rule + " below 2**63", value)
+    return number
+
+
+def gcore_task_id(value: Any, field: str = "gcore_task_id") -> str:
+    """A Gcore task id: the UUID text the API hands out."""
+    return _uuid_text(value, field)
+
+
+def gcore_name(value: Any, field: str = "name") -> str:
+    """A Gcore project name: 3-63 characters matching the API's pattern."""
+    if not isinstance(value, str):
+        raise _refuse(field, "must be a string", value)
+    if not 3 <= len(value) <= 63:
+        raise _refuse(field, f"must be 3 to 63 characters long, not {len(value)}", value)
+    if not GCORE_NAME_PATTERN.match(value):
+        raise _refuse(
+            field,
+            "must start with a letter or digit, contain only letters, digits, spaces, '.', '_' or '-', "
+            "and end with a letter, digit, '.' or '_'",
+            value,
+        )
+    return value
+
+
+def gcore_description(value: Any, field: str = "description") -> str | None:
+    """A Gcore project description: None (cleared) or at most 255 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _refuse(field, "must be a string or None", value)
+    if len(value) > GCORE_DESCRIPTION_MAX:
+        raise _refuse(field, f"must be at most {GCORE_DESCRIPTION_MAX} characters, not {len(value)}", value)
+    return value
+
+
+def gcai_project_id(value: Any, field: str = "project_id") -> str:
+    """A GC AI project id: a UUID, sent in its canonical lower-case hyphenated form."""
+    return _uuid_text(value, field)
+
+
+def gcai_name(value: Any, field: str = "name") -> str:
+    """A GC AI project name: any string that is not empty after trimming (sent as given)."""
+    if not isinstance(value, str):
+        raise _refuse(field, "must be a string", value)
+    if not value.strip():
+        raise _refuse(field, "must not be empty after trimming whitespace", value)
+    return value
+
+
+def gcai_optional_text(value: Any, field: str) -> str | None:
+    """GC AI ``description`` / ``custom_instructions``: a string, or None to clear the field.
+
+    The spec sets no maximum length for these; the API is left to judge long values.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    raise _refuse(field, "must be a string, or None to clear it", value)
+
+
+def positive_seconds(value: Any, field: str) -> float:
+    """A duration in seconds that must be greater than zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise _refuse(field, "must be a number of seconds greater than 0", value)
+    return float(value)
+
+
+def _uuid_text(value: Any, field: str) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str) and len(value) == 36:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    raise _refuse(field, "must be a UUID like '3c90c3cc-0d44-4b50-8888-8dd25736052a'", value)
