@@ -128,7 +128,7 @@ class UnexpectedStatusError(ProjectsApiError):
     """A status the API does not document for this call."""
 
 
-class GcoreTaskFailedError(ProjectsApiError):
+class GcoreTaskFailedError(ProjectsApiError, AirflowFailException):
     """A Gcore task this provider waited on ended in ``ERROR``; ``task_error`` is the task's ``error`` text."""
 
     def __init__(self, message: str, *, task_id: str, task_error: str | None, **kwargs: object) -> None:

@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Final
 
 from airflow_provider_projects.errors import InvalidInputError
+from airflow_provider_projects.unset import NOT_SET, NotSet
 
 # From the Gcore OpenAPI extract (NameDescriptionSerializer.name): 3-63 characters, starts with a
 # letter or digit, ends with a letter, digit, dot or underscore.
@@ -102,6 +103,34 @@ def gcai_optional_text(value: Any, field: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise _refuse(field, "must be a string, or None to clear it", value)
+
+
+def gcai_update_body(
+    *,
+    name: str | NotSet = NOT_SET,
+    description: str | NotSet | None = NOT_SET,
+    custom_instructions: str | NotSet | None = NOT_SET,
+) -> dict[str, str | None]:
+    """The exact PATCH body: fields not given are left out; ``None`` is sent as null (clears).
+
+    Raises :class:`InvalidInputError` naming the field for a bad value, or when nothing would be
+    sent: the spec leaves ``{}`` undocumented, so the provider refuses to guess what it does.
+    """
+    body: dict[str, str | None] = {}
+    if not isinstance(name, NotSet):
+        body["name"] = gcai_name(name)
+    if not isinstance(description, NotSet):
+        body["description"] = gcai_optional_text(description, "description")
+    if not isinstance(custom_instructions, NotSet):
+        body["custom_instructions"] = gcai_optional_text(custom_instructions, "custom_instructions")
+    if not body:
+        raise InvalidInputError(
+            "nothing to update: give at least one of name, description, custom_instructions "
+            "(None clears description or custom_instructions)",
+            field="name, description, custom_instructions",
+            rule="at least one field",
+        )
+    return body
 
 
 def positive_seconds(value: Any, field: str) -> float:

@@ -7,42 +7,14 @@ from typing import Any, ClassVar, Final
 
 from airflow_provider_projects import validation
 from airflow_provider_projects._http.dialect import GcaiDialect
-from airflow_provider_projects.errors import InvalidInputError, ProjectsApiError
+from airflow_provider_projects.errors import ProjectsApiError
 from airflow_provider_projects.hooks.base import ProjectsApiHook, call_timeout
 from airflow_provider_projects.models.gcai import GcaiIdentity, GcaiPing, GcaiProject
 from airflow_provider_projects.provider_info import GCAI_BASE_URL
 from airflow_provider_projects.unset import NOT_SET, NotSet
+from airflow_provider_projects.validation import gcai_update_body
 
 GCAI_KEY_PREFIXES: Final = ("gcai_", "u:gcai_")
-UPDATABLE_FIELDS: Final = ("name", "description", "custom_instructions")
-
-
-def update_body(
-    *,
-    name: str | NotSet = NOT_SET,
-    description: str | NotSet | None = NOT_SET,
-    custom_instructions: str | NotSet | None = NOT_SET,
-) -> dict[str, str | None]:
-    """The exact PATCH body: fields not given are left out; ``None`` is sent as null (clears).
-
-    Raises :class:`InvalidInputError` naming the field for a bad value, or when nothing would be
-    sent: the spec leaves ``{}`` undocumented, so the provider refuses to guess what it does.
-    """
-    body: dict[str, str | None] = {}
-    if not isinstance(name, NotSet):
-        body["name"] = validation.gcai_name(name)
-    if not isinstance(description, NotSet):
-        body["description"] = validation.gcai_optional_text(description, "description")
-    if not isinstance(custom_instructions, NotSet):
-        body["custom_instructions"] = validation.gcai_optional_text(custom_instructions, "custom_instructions")
-    if not body:
-        raise InvalidInputError(
-            "nothing to update: give at least one of name, description, custom_instructions "
-            "(None clears description or custom_instructions)",
-            field="name, description, custom_instructions",
-            rule="at least one field",
-        )
-    return body
 
 
 class GcaiHook(ProjectsApiHook):
@@ -91,7 +63,7 @@ class GcaiHook(ProjectsApiHook):
         >>> hook.update_project(pid, description=None)                   # body {"description": null}
         """
         path = f"/projects/{validation.gcai_project_id(project_id)}"
-        body = update_body(name=name, description=description, custom_instructions=custom_instructions)
+        body = gcai_update_body(name=name, description=description, custom_instructions=custom_instructions)
         return self.transport.call("PATCH", path, GcaiProject, json_body=body, timeout=call_timeout(timeout))
 
     def ping(self) -> GcaiPing:

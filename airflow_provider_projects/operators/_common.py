@@ -1,0 +1,50 @@
+"""Small helpers the operators and sensors share; cheap to import (DAG parsing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+def is_template(value: Any) -> bool:
+    """True for a value Airflow will render later (a Jinja string or an XComArg-like object).
+
+    Such values are validated after rendering, at execute time; literal ones at construction,
+    so a wrong id or name fails the DAG import instead of the run.
+    """
+    if isinstance(value, str):
+        return any(marker in value for marker in _JINJA_MARKERS)
+    return hasattr(value, "resolve")
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, Airflow's switch for every deferrable operator."""
+    try:
+        from airflow.sdk.configuration import conf
+    except ImportError:  # pragma: no cover - Airflow before the Task SDK owned the config
+        from airflow.configuration import conf
+
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+def describe_change(before: dict[str, Any] | None, after: dict[str, Any], fields: tuple[str, ...]) -> str:
+    """One log line of what changed: ``name 'a' -> 'b'; description unchanged``.
+
+    With no ``before`` (nothing was read first), it says what was set.
+    """
+    parts = []
+    for field in fields:
+        new = _short(after.get(field))
+        if before is None:
+            parts.append(f"{field} = {new}")
+        elif before.get(field) == after.get(field):
+            parts.append(f"{field} unchanged")
+        else:
+            parts.append(f"{field} {_short(before.get(field))} -> {new}")
+    return "; ".join(parts)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"

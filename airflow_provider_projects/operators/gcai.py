@@ -1,0 +1,90 @@
+"""GcaiUpdateProjectOperator: change only the GC AI project fields you give (``PATCH /projects/{id}``).
+
+Imported at DAG parse time: only Airflow's SDK and the pure-Python validation are imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, Context
+
+from airflow_provider_projects import validation
+from airflow_provider_projects.links import GcaiProjectLink
+from airflow_provider_projects.operators._common import describe_change, is_template
+from airflow_provider_projects.unset import NOT_SET, NotSet
+
+if TYPE_CHECKING:
+    from airflow_provider_projects.hooks.gcai import GcaiHook
+
+_FIELDS = ("name", "description", "custom_instructions")
+
+
+class GcaiUpdateProjectOperator(BaseOperator):
+    """Update a GC AI project: fields not given stay as they are; ``None`` clears a field.
+
+    **Omitted is not None.** GC AI's PATCH changes only the fields it receives, so::
+
+        GcaiUpdateProjectOperator(task_id="t", project_id=pid, custom_instructions="Cite clause numbers.")
+        # sends {"custom_instructions": "Cite clause numbers."}: name and description untouched
+
+        GcaiUpdateProjectOperator(task_id="t", project_id=pid, description=None)
+        # sends {"description": null}: the description is cleared
+
+    The fields are templated and the distinction survives rendering: a field left out is never
+    rendered into anything. At least one field must be given (the API's answer to an empty PATCH
+    is undocumented, so the operator refuses to send one).
+
+    Returns the updated project as a dict with the API's field names (XCom ``return_value``).
+
+    :param project_id: the project's UUID (templated).
+    :param name: new name, not empty after trimming (templated).
+    :param description: new description, or ``None`` to clear it (templated).
+    :param custom_instructions: new custom instructions for chats, or ``None`` to clear them (templated).
+    :param gcai_conn_id: the ``gcai`` connection.
+    """
+
+    template_fields: Sequence[str] = ("project_id", "name", "description", "custom_instructions")
+    operator_extra_links = (GcaiProjectLink(),)
+    ui_color = "#f3e8ff"
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        name: str | NotSet = NOT_SET,
+        description: str | NotSet | None = NOT_SET,
+        custom_instructions: str | NotSet | None = NOT_SET,
+        gcai_conn_id: str = "gcai_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id if is_template(project_id) else validation.gcai_project_id(project_id)
+        self.name = name
+        self.description = description
+        self.custom_instructions = custom_instructions
+        self.gcai_conn_id = gcai_conn_id
+        if not any(is_template(value) for value in self._changes().values()):
+            self._body()  # literal values: refuse a bad or empty update when the DAG is parsed
+
+    def _changes(self) -> dict[str, Any]:
+        return {field: getattr(self, field) for field in _FIELDS}
+
+    def _body(self) -> dict[str, str | None]:
+        return validation.gcai_update_body(**self._changes())
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_projects.hooks.gcai import GcaiHook
+
+        project_id = validation.gcai_project_id(self.project_id)
+        body = self._body()
+        hook: GcaiHook = GcaiHook(self.gcai_conn_id)
+        project = hook.update_project(project_id, **self._changes()).to_xcom()
+        sent = tuple(body)
+        kept = [field for field in _FIELDS if field not in body]
+        summary = describe_change(None, project, sent)
+        if kept:
+            summary += f"; {', '.join(kept)} left as they were"
+        self.log.info("GC AI project %s: %s", project_id, summary)
+        return project

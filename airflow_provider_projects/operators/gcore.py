@@ -1,0 +1,215 @@
+"""GcoreReplaceProjectOperator: replace a Gcore Cloud project's name and description, lock-aware.
+
+Imported at DAG parse time: only Airflow's SDK and the pure-Python validation are imported here;
+the hook, the HTTP stack and the trigger load when the task runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from airflow.sdk import BaseOperator, Context
+
+from airflow_provider_projects import validation
+from airflow_provider_projects.links import GcoreProjectLink
+from airflow_provider_projects.operators._common import default_deferrable, describe_change, is_template
+
+if TYPE_CHECKING:
+    from airflow_provider_projects.hooks.gcore import GcoreHook
+
+DEFAULT_LOCK_TIMEOUT: Final = 30 * 60.0
+DEFAULT_POLL_INTERVAL: Final = 10.0
+DEFER_MARGIN: Final = 120.0
+
+
+class GcoreReplaceProjectOperator(BaseOperator):
+    """Replace a Gcore Cloud project's ``name`` and ``description`` (``PUT /cloud/v1/projects/{id}``).
+
+    A replace sets both fields: a ``description`` not given (``None``) is cleared. The operator is
+    lock-aware: it reads the project first and, while a Gcore task holds a lock on it
+    (``task_id`` set), waits for that task to end (``FINISHED`` or ``ERROR``) before writing. If
+    the write still answers 409 (a lock taken in between), it waits for the task named in the
+    error and writes again, all within ``lock_timeout``. A project that already has this name and
+    description is left alone (no write), which also makes an Airflow retry after a crash safe.
+
+    Returns the resulting project as a dict with the API's field names (XCom ``return_value``).
+
+    :param project_id: Gcore project id, a positive integer (templated).
+    :param name: new name, 3-63 characters matching Gcore's pattern (templated).
+    :param description: new description, at most 255 characters; ``None`` clears it (templated).
+    :param gcore_conn_id: the ``gcore`` connection.
+    :param poll_interval: seconds between task polls while waiting for a lock (default 10).
+    :param lock_timeout: seconds the whole lock wait may take (default 1800).
+    :param check_lock: read the project before writing and wait for its lock (default True).
+    :param use_patch: send the same replacement with ``PATCH`` (both fields sent), for when
+        Gcore stops accepting the deprecated ``PUT`` (405). Off by default: PUT is what was asked.
+    :param fail_on_lock_error: fail when the task that held the lock ended in ``ERROR``
+        (default: log a warning and write anyway, since the lock is gone).
+    :param deferrable: wait for locks in the triggerer instead of holding a worker slot
+        (default ``[operators] default_deferrable``). The write itself always runs on the worker.
+    """
+
+    template_fields: Sequence[str] = ("project_id", "name", "description")
+    operator_extra_links = (GcoreProjectLink(),)
+    ui_color = "#d6ecff"
+
+    def __init__(
+        self,
+        *,
+        project_id: int | str,
+        name: str,
+        description: str | None = None,
+        gcore_conn_id: str = "gcore_default",
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        check_lock: bool = True,
+        use_patch: bool = False,
+        fail_on_lock_error: bool = False,
+        deferrable: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id if is_template(project_id) else validation.gcore_project_id(project_id)
+        self.name = name if is_template(name) else validation.gcore_name(name)
+        self.description = description if is_template(description) else validation.gcore_description(description)
+        self.gcore_conn_id = gcore_conn_id
+        self.poll_interval = validation.positive_seconds(poll_interval, "poll_interval")
+        self.lock_timeout = validation.positive_seconds(lock_timeout, "lock_timeout")
+        self.check_lock = check_lock
+        self.use_patch = use_patch
+        self.fail_on_lock_error = fail_on_lock_error
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self._hook: GcoreHook | None = None
+        # Injectable for tests of the blocking wait (not serialized: not template or DAG fields).
+        self._clock: Callable[[], float] = time.time
+        self._sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def hook(self) -> GcoreHook:
+        if self._hook is None:
+            from airflow_provider_projects.hooks.gcore import GcoreHook
+
+            self._hook = GcoreHook(self.gcore_conn_id)
+        return self._hook
+
+    def _rendered(self) -> tuple[int, str, str | None]:
+        """The rendered fields, checked again (templates render after construction)."""
+        return (
+            validation.gcore_project_id(self.project_id),
+            validation.gcore_name(self.name),
+            validation.gcore_description(self.description),
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._rendered()
+        return self._replace(deadline=self._clock() + self.lock_timeout)
+
+    def execute_complete(self, context: Context, event: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """Resume after a deferred lock wait: judge the wait, then read and write again."""
+        self._judge_wait(event.get("status", "error"), event.get("task"), event)
+        return self._replace(deadline=deadline)
+
+    def _replace(self, *, deadline: float) -> dict[str, Any]:
+        from airflow_provider_projects.errors import LockConflictError
+
+        project_id, name, description = self._rendered()
+        while True:
+            before = self.hook.get_project(project_id) if self.check_lock else None
+            if before is not None and before.task_id is not None:
+                self.log.info("Gcore project %s is locked by task %s; waiting", project_id, before.task_id)
+                self._wait(before.task_id, deadline)
+                continue
+            if before is not None and (before.name, before.description) == (name, description):
+                self.log.info("Gcore project %s already has this name and description; nothing sent", project_id)
+                return before.to_xcom()
+            try:
+                after = self.hook.replace_project(
+                    project_id, name=name, description=description, use_patch=self.use_patch
+                )
+            except LockConflictError as conflict:
+                self.log.info("Gcore project %s was locked meanwhile (task %s); waiting", project_id, conflict.task_id)
+                self._wait(conflict.task_id, deadline)
+                continue
+            result = after.to_xcom()
+            old = before.to_xcom() if before is not None else None
+            self.log.info("Gcore project %s: %s", project_id, describe_change(old, result, ("name", "description")))
+            return result
+
+    def _wait(self, task_id: str | None, deadline: float) -> None:
+        """Wait until the lock holder ends (or, with no task id, until the project is unlocked)."""
+        from airflow_provider_projects.errors import LockWaitTimeoutError
+
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise LockWaitTimeoutError(
+                f"Gcore project {self.project_id} is still locked by task {task_id} after lock_timeout "
+                f"{self.lock_timeout:.0f} s; nothing was written"
+            )
+        if self.deferrable:
+            self._defer_wait(task_id, deadline, remaining)
+        from airflow_provider_projects.waiting import run_blocking, wait_until
+
+        project_id = validation.gcore_project_id(self.project_id)
+        poll: Callable[[], Any]
+        if task_id is not None:
+            poll, done = (lambda: self.hook.get_task(task_id)), (lambda task: task.finished)
+        else:
+            poll, done = (lambda: self.hook.get_project(project_id)), (lambda project: project.task_id is None)
+        steps = wait_until(
+            done, deadline=deadline, poll_interval=self.poll_interval, clock=self._clock, what=f"task {task_id}"
+        )
+        result = run_blocking(steps, poll, self._sleep)
+        task = result.value.to_xcom() if result.value is not None and task_id is not None else None
+        self._judge_wait("success" if result.status == "done" else result.status, task, {"error": result.error})
+
+    def _defer_wait(self, task_id: str | None, deadline: float, remaining: float) -> None:
+        from airflow_provider_projects.triggers.gcore import (
+            GcoreProjectUnlockedTrigger,
+            GcoreTaskTrigger,
+            GcoreWaitTrigger,
+        )
+
+        common: dict[str, Any] = {
+            "deadline": deadline,
+            "gcore_conn_id": self.gcore_conn_id,
+            "poll_interval": self.poll_interval,
+        }
+        trigger: GcoreWaitTrigger
+        if task_id is not None:
+            trigger = GcoreTaskTrigger(gcore_task_id=task_id, **common)
+        else:
+            trigger = GcoreProjectUnlockedTrigger(project_id=validation.gcore_project_id(self.project_id), **common)
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            kwargs={"deadline": deadline},
+            timeout=timedelta(seconds=remaining + DEFER_MARGIN),
+        )
+
+    def _judge_wait(self, status: str, task: dict[str, Any] | None, event: dict[str, Any]) -> None:
+        """Raise for a wait that timed out or failed; report a lock holder that ended in ERROR."""
+        from airflow_provider_projects.errors import GcoreTaskFailedError, LockWaitTimeoutError, ProjectsApiError
+
+        if status == "timeout":
+            raise LockWaitTimeoutError(
+                f"Gcore project {self.project_id} stayed locked for lock_timeout {self.lock_timeout:.0f} s; "
+                "nothing was written"
+            )
+        if status == "error":
+            error = event.get("error")
+            if isinstance(error, ProjectsApiError):
+                raise error
+            from airflow_provider_projects.triggers.gcore import error_from_event
+
+            raise error_from_event(event)
+        if task is not None and task.get("state") == "ERROR":
+            message = (
+                f"The task that locked Gcore project {self.project_id} ({task.get('task_type')} {task.get('id')}) "
+                f"ended in ERROR: {task.get('error')}"
+            )
+            if self.fail_on_lock_error:
+                raise GcoreTaskFailedError(message, task_id=str(task.get("id")), task_error=task.get("error"))
+            self.log.warning("%s; the lock is gone, so the replace goes ahead", message)
