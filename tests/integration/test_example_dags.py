@@ -1,0 +1,64 @@
+"""The example DAGs parse cleanly and run green end to end against the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_projects.emulator import ProjectsEmulator
+from airflow_provider_projects.emulator.dagtest import DagRunReport
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
+
+
+def test_every_example_dag_parses_without_import_errors() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLES))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"projects_release_rollout", "gcai_bulk_instructions", "gcore_wait_for_task"}
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferrable"])
+def test_release_rollout_waits_for_the_lock_then_renames_and_instructs(
+    emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport], deferrable: bool
+) -> None:
+    lock = emulator.lock_gcore_project(2)
+    emulator.finish_task(lock)  # ends before the run: the project is readable and unlocked again
+    report = run_dag(EXAMPLES / "projects_release_rollout.py", "projects_release_rollout", deferrable=deferrable)
+
+    assert report.failures == {}
+    renamed = report.xcom("rename_gcore_project")
+    assert (renamed["id"], renamed["name"]) == (2, "analytics-2026.11")
+    assert renamed["description"].startswith("Release 2026.11, loaded ")
+    assert emulator.gcore_project(2)["name"] == "analytics-2026.11"
+    instructed = report.xcom("update_gcai_instructions")
+    assert instructed["custom_instructions"].startswith("Answer from release 2026.11 data (1284113 rows)")
+    # Only custom_instructions was sent: the description the seed had is untouched.
+    patch = emulator.requests(api="gcai", method="PATCH")
+    assert [r.body for r in patch] == [{"custom_instructions": instructed["custom_instructions"]}]
+    assert report.xcom("update_gcai_instructions", key="_link_GcaiProjectLink").endswith(instructed["id"])
+
+
+def test_bulk_instructions_maps_over_projects(emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]) -> None:
+    ids = list(emulator.gcai_project_ids[:2])
+    report = run_dag(EXAMPLES / "gcai_bulk_instructions.py", "gcai_bulk_instructions", conf={"project_ids": ids})
+
+    assert report.failures == {}
+    assert [report.xcom("refresh_instructions", map_index=i)["id"] for i in range(2)] == ids
+
+
+def test_wait_for_task_follows_a_gcore_task_to_its_end(
+    emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]
+) -> None:
+    task = emulator.lock_gcore_project(3)
+    emulator.finish_task(task)
+    report = run_dag(
+        EXAMPLES / "gcore_wait_for_task.py", "gcore_wait_for_task", conf={"gcore_task_id": task, "gcore_project_id": 3}
+    )
+
+    assert report.failures == {}
+    assert report.xcom("wait_for_gcore_task")["state"] == "FINISHED"
+    assert report.xcom("report") == f"task {task} FINISHED; project 3 is now 'staging-ready'"
