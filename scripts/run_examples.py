@@ -63,7 +63,8 @@ def main() -> int:
         started = time.monotonic()
         report = run_dag_file(EXAMPLES / "gcai_bulk_instructions.py", "gcai_bulk_instructions", {"project_ids": ids})
         _show(report, time.monotonic() - started)
-        print(f"  {len(emu.requests(api='gcai', method='PATCH'))} PATCH requests for {len(ids)} projects (the rest were 429s, retried after Retry-After)")
+        patches = len(emu.requests(api="gcai", method="PATCH"))
+        print(f"  {patches} PATCH requests for {len(ids)} projects (the extra ones met 429, waited for Retry-After)")
         failed += report.state != "success"
         emu.set_gcai_rate_limit(None)
 

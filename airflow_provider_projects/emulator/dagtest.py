@@ -65,7 +65,7 @@ def load_dag(path: Path, dag_id: str) -> Any:
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # pragma: no cover - Airflow before 3.1
-        from airflow.models.dagbag import DagBag
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     bag = DagBag(dag_folder=str(path))
     if bag.import_errors:

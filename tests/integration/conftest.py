@@ -48,7 +48,9 @@ def run_dag(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     """``run_dag(source, dag_id, conf=None, deferrable=False)``: copy a DAG file (a Path, or its
     source text) into the DAGs folder and run it with ``dag.test()``."""
 
-    def run(source: Path | str, dag_id: str, conf: dict[str, Any] | None = None, deferrable: bool = False) -> DagRunReport:
+    def run(
+        source: Path | str, dag_id: str, conf: dict[str, Any] | None = None, deferrable: bool = False
+    ) -> DagRunReport:
         monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", str(deferrable))
         target = airflow_db / f"{dag_id}.py"
         if isinstance(source, Path):

@@ -1,0 +1,89 @@
+"""The emulator's whole state behind one lock, and the dispatch every received request goes through.
+
+Order of a request: journal it (redacted) -> let a matching fault answer or drop it -> otherwise
+let the API app answer (auth, rate limit, routing) -> apply the fault's extra headers, delay and
+truncation. The socket work (waiting, dropping, writing) happens outside the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from airflow_provider_projects.emulator import gcai_api, gcore_api
+from airflow_provider_projects.emulator.faults import Fault, FaultBook
+from airflow_provider_projects.emulator.gcai_api import GcaiApp
+from airflow_provider_projects.emulator.gcai_state import GcaiStore
+from airflow_provider_projects.emulator.gcore_api import GcoreApp
+from airflow_provider_projects.emulator.gcore_state import GcoreStore
+from airflow_provider_projects.emulator.journal import Journal
+from airflow_provider_projects.emulator.messages import Request, Response
+from airflow_provider_projects.emulator.ratelimit import SlidingWindowLimiter
+from airflow_provider_projects.emulator.server import Outcome
+from airflow_provider_projects.emulator.timeline import Timeline
+
+GCORE_KEY = "emu-gcore-key-0001"
+
+
+class Backend:
+    """State of both APIs, the journal and the faults; every access holds ``self.lock``."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        gcore_put_removed: bool,
+        rate_limit: tuple[int, float] | None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.timeline = Timeline(clock)
+        self.journal = Journal()
+        self.faults = FaultBook()
+        self.gcore_key = GCORE_KEY
+        self.gcore = GcoreStore(self.timeline)
+        self.gcai = GcaiStore(self.timeline)
+        self.limiter: SlidingWindowLimiter | None = None
+        self.set_rate_limit(rate_limit)
+        self.gcore_app = GcoreApp(self.gcore, lambda: frozenset({self.gcore_key}), put_removed=gcore_put_removed)
+        self.gcai_app = GcaiApp(self.gcai, lambda: self.limiter)
+
+    def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
+        """Install a fresh GC AI limiter of ``(limit, window_seconds)``, or none."""
+        with self.lock:
+            self.limiter = None if rate_limit is None else SlidingWindowLimiter(*rate_limit)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every key the emulator accepts (scrubbed from the journal wherever it appears)."""
+        return (self.gcore_key, *self.gcai.keys)
+
+    def dispatch(self, api: str, request: Request) -> Outcome:
+        """Journal, fault-check and answer one request (``Dispatcher`` protocol of the server)."""
+        with self.lock:
+            fault = self.faults.take(api, request.method, request.path)
+            self.journal.record(api, request, self.timeline.now(), faulted=fault is not None, secrets=self.secrets())
+            if fault is None:
+                return Outcome(self._answer(api, request))
+            delay = fault.delay or 0.0
+            if fault.drop:
+                return Outcome(None, delay=delay)
+            if fault.replaces_response:
+                response = self._fault_response(api, fault)
+            else:
+                response = self._answer(api, request)
+                response.headers.update(fault.headers)
+            return Outcome(response, delay=delay, truncate=fault.truncate)
+
+    def _answer(self, api: str, request: Request) -> Response:
+        return self.gcore_app.handle(request) if api == "gcore" else self.gcai_app.handle(request)
+
+    @staticmethod
+    def _fault_response(api: str, fault: Fault) -> Response:
+        if fault.body is None:
+            status = fault.status if fault.status is not None else 500
+            response = gcore_api.default_error(status) if api == "gcore" else gcai_api.default_error(status)
+        else:
+            raw = fault.raw_body()
+            status = fault.status if fault.status is not None else 200
+            response = Response(status, None if raw is not None else fault.body, raw=raw)
+        response.headers.update(fault.headers)
+        return response

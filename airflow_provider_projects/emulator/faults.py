@@ -1,0 +1,141 @@
+"""Faults injected on demand, per route: error statuses, delays, dropped connections, cut bodies.
+
+A fault sits "in front of" the emulated API, like a flaky gateway:
+
+* ``status`` and/or ``body`` given: the API never sees the request; that answer is sent instead.
+  ``body`` may be JSON-able (encoded) or ``str``/``bytes`` (sent verbatim, e.g. malformed JSON).
+  With a ``status`` but no ``body``, a default error body in the API's own error format is used.
+* ``drop``: the API never sees the request; the connection is closed without any answer.
+* ``headers`` alone: added to the real answer.
+* ``delay``: the answer (faulted or real) is held back that many seconds. Without ``status``,
+  ``body`` or ``drop`` the request IS handled first, which is the realistic "the server did it,
+  but the client timed out" case.
+* ``truncate``: the body that would be sent is cut in half (``Content-Length`` matches the cut
+  body), so the client gets a complete HTTP message whose JSON does not parse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Api = Literal["gcore", "gcai"]
+APIS: tuple[Api, ...] = ("gcore", "gcai")
+
+
+@dataclass(eq=False)
+class Fault:
+    """One injected fault; also the handle returned by ``add_fault`` (see ``remove_fault``)."""
+
+    api: Api
+    #: HTTP method to match (upper case) or ``"*"`` for any.
+    method: str
+    #: Regex that must match the WHOLE path (without base prefix and query), e.g. ``/projects/.*``.
+    path_pattern: re.Pattern[str]
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: float | None = None
+    drop: bool = False
+    truncate: bool = False
+    #: How many more requests this fault applies to; None means forever.
+    remaining: int | None = 1
+    #: How many requests it has applied to so far.
+    hits: int = 0
+
+    @property
+    def replaces_response(self) -> bool:
+        """True when the API must not handle the request (the fault answers or drops it)."""
+        return self.drop or self.status is not None or self.body is not None
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the fault has been used ``times`` times."""
+        return self.remaining is not None and self.remaining <= 0
+
+    def matches(self, api: str, method: str, path: str) -> bool:
+        """Tell whether this fault applies to a request."""
+        return (
+            not self.exhausted
+            and self.api == api
+            and self.method in ("*", method.upper())
+            and self.path_pattern.fullmatch(path) is not None
+        )
+
+    def raw_body(self) -> bytes | None:
+        """Return the verbatim body for ``str``/``bytes`` bodies, else None (JSON-encoded later)."""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return None
+
+
+def make_fault(
+    api: str,
+    method: str,
+    path_pattern: str | re.Pattern[str],
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+    delay: float | None = None,
+    drop: bool = False,
+    truncate: bool = False,
+    times: int | None = 1,
+) -> Fault:
+    """Validate the arguments of ``add_fault`` and build the Fault."""
+    if api not in APIS:
+        raise ValueError(f"api must be one of {APIS}, not {api!r}")
+    if times is not None and times < 1:
+        raise ValueError("times must be >= 1 (or None for a permanent fault)")
+    if status is not None and not 100 <= status <= 599:
+        raise ValueError(f"status must be an HTTP status code, not {status}")
+    if delay is not None and delay < 0:
+        raise ValueError("delay must be >= 0 seconds")
+    pattern = path_pattern if isinstance(path_pattern, re.Pattern) else re.compile(path_pattern)
+    return Fault(
+        api="gcore" if api == "gcore" else "gcai",
+        method=method.upper(),
+        path_pattern=pattern,
+        status=status,
+        headers=dict(headers or {}),
+        body=body,
+        delay=delay,
+        drop=drop,
+        truncate=truncate,
+        remaining=times,
+    )
+
+
+class FaultBook:
+    """The active faults, first added first matched (the owner serialises access with its lock)."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        """Register a fault and return it as its own handle."""
+        self._faults.append(fault)
+        return fault
+
+    def remove(self, fault: Fault) -> None:
+        """Withdraw a fault (no error if it is already gone)."""
+        self._faults = [f for f in self._faults if f is not fault]
+
+    def clear(self) -> None:
+        """Withdraw every fault."""
+        self._faults.clear()
+
+    def take(self, api: str, method: str, path: str) -> Fault | None:
+        """Return the first fault matching the request and count one use of it."""
+        for fault in self._faults:
+            if fault.matches(api, method, path):
+                fault.hits += 1
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                if fault.exhausted:
+                    self.remove(fault)
+                return fault
+        return None
