@@ -60,7 +60,7 @@ def gcore_name(value: Any, field: str = "name") -> str:
         raise _refuse(field, "must be a string", value)
     if not 3 <= len(value) <= 63:
         raise _refuse(field, f"must be 3 to 63 characters long, not {len(value)}", value)
-    if not GCORE_NAME_PATTERN.match(value):
+    if not GCORE_NAME_PATTERN.fullmatch(value):  # not .match: '$' also matches before a final newline
         raise _refuse(
             field,
             "must start with a letter or digit, contain only letters, digits, spaces, '.', '_' or '-', "

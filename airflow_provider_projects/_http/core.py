@@ -14,7 +14,8 @@ import math
 import random
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Final, TypeVar
@@ -173,12 +174,12 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
             moment = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-        if moment.tzinfo is None:  # RFC 9110 dates are GMT; a naive one is read as such.
-            return None
-        return max(0.0, moment.timestamp() - now())
-    if not math.isfinite(seconds):
+        if moment.tzinfo is None:  # RFC 9110: every HTTP-date is GMT, the asctime form just omits it.
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, moment.timestamp() - now())  # a date in the past means "now"
+    if not math.isfinite(seconds) or seconds < 0:  # delta-seconds is 1*DIGIT: a negative one is garbage
         return None
-    return max(0.0, seconds)
+    return seconds
 
 
 class HttpCore:
@@ -300,6 +301,10 @@ class HttpCore:
 
     def error_for(self, request: Request, response: Response) -> ProjectsApiError:
         """Map an error answer to its typed exception, with the API's code, message and request id."""
+        # Redact the raw body first: an excerpt cut from it could split the key and leak its start.
+        secret = self._key.reveal().encode()
+        if secret and secret in response.body:
+            response = replace(response, body=response.body.replace(secret, b"***"))
         details = self.dialect.error_details(response)
         details = ErrorDetails(
             api_code=details.api_code,

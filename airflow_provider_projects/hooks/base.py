@@ -234,7 +234,7 @@ def _timeout(value: Any, conn_id: str) -> Timeout:
     if value in (None, ""):
         return DEFAULT_TIMEOUT
     try:
-        seconds = float(value)
+        seconds = -1.0 if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         seconds = -1.0
     if not 0 < seconds <= 3600:
