@@ -74,6 +74,7 @@ class ProjectsApiHook(BaseHook):
         self._sleep = sleep
         self._async_sleep = async_sleep
         self._settings: ConnectionSettings | None = None
+        self._async_transport: AsyncTransport | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -87,10 +88,11 @@ class ProjectsApiHook(BaseHook):
 
     # -- connection -------------------------------------------------------------------------------
 
-    def settings_from(self, conn: Connection) -> ConnectionSettings:
-        """Check and normalise a connection; every problem says how to fix it."""
+    def settings_from(self, conn: Connection, extra: dict[str, Any]) -> ConnectionSettings:
+        """Check and normalise a connection (``extra`` is its parsed extra JSON); problems say how to fix them."""
         return read_settings(
             conn,
+            extra,
             api=self.dialect.name,
             conn_id=self.conn_id,
             default_base_url=self.default_base_url,
@@ -123,23 +125,33 @@ class ProjectsApiHook(BaseHook):
                 conn = self.get_connection(self.conn_id)
             except AirflowNotFoundException:
                 raise self._missing_connection() from None
-            self._settings = self.settings_from(conn)
+            self._settings = self.settings_from(conn, conn.extra_dejson)
         mask_secret(self._settings.api_key.reveal())
         if self._sleep is None:
             return SyncTransport(self._core(self._settings))
         return SyncTransport(self._core(self._settings), sleep=self._sleep)
 
     async def async_transport(self) -> AsyncTransport:
-        """The event-loop transport for triggers; the connection is fetched without blocking the loop."""
+        """The event-loop transport for triggers, built once per hook.
+
+        The connection is fetched and its extras parsed with the async APIs: their sync twins talk
+        to the supervisor and can block, even deadlock, the triggerer's event loop.
+        """
+        if self._async_transport is not None:
+            return self._async_transport
         if self._settings is None:
             try:
                 conn = await _aget_connection(self.conn_id)
             except AirflowNotFoundException:
                 raise self._missing_connection() from None
-            self._settings = self.settings_from(conn)
-        if self._async_sleep is None:
-            return AsyncTransport(self._core(self._settings))
-        return AsyncTransport(self._core(self._settings), sleep=self._async_sleep)
+            aextra = getattr(conn, "aextra_dejson", None)
+            extra = await aextra() if aextra is not None else conn.extra_dejson
+            self._settings = self.settings_from(conn, extra)
+        core = self._core(self._settings)
+        self._async_transport = (
+            AsyncTransport(core) if self._async_sleep is None else AsyncTransport(core, sleep=self._async_sleep)
+        )
+        return self._async_transport
 
     def _missing_connection(self) -> ConnectionSetupError:
         env = "AIRFLOW_CONN_" + self.conn_id.upper()
@@ -167,6 +179,7 @@ async def _aget_connection(conn_id: str) -> Connection:
 
 def read_settings(
     conn: Connection,
+    extra: dict[str, Any],
     *,
     api: str,
     conn_id: str,
@@ -194,7 +207,6 @@ def read_settings(
         )
         key = key[prefix.end() :]
     key_check(key, log)
-    extra = conn.extra_dejson
 
     def extra_field(name: str) -> Any:
         # The 3.2+ form stores conn-fields under their own name; older forms used "extra__<type>__<name>".

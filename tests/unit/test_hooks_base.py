@@ -58,7 +58,8 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn: dict[str, Any]
 
 
 def settings_of(hook: ProjectsApiHook) -> ConnectionSettings:
-    return hook.settings_from(hook.get_connection(hook.conn_id))
+    conn = hook.get_connection(hook.conn_id)
+    return hook.settings_from(conn, conn.extra_dejson)
 
 
 def output_of(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:

@@ -192,7 +192,7 @@ def assert_hook_accepts(monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], 
     )
     hook = GcaiHook("conn_schema")
     try:
-        hook.settings_from(hook.get_connection("conn_schema"))
+        hook.settings_from((conn := hook.get_connection("conn_schema")), conn.extra_dejson)
     except ConnectionSetupError:
         assert not accepted
     else:
