@@ -170,6 +170,11 @@ class GcaiDialect(Dialect):
             )
         if status == 403:
             return "The key is not valid (revoked or mistyped): create a new one in GC AI under Settings -> API"
+        if status == 404 and request.method == "GET":
+            return (
+                "GC AI answers 404 both when the project does not exist and when this key cannot see it "
+                "(organisation keys do not see access-controlled projects)"
+            )
         if status == 404:
             return (
                 "GC AI answers 404 both when the project does not exist and when this key has no write "

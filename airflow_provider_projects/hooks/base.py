@@ -202,8 +202,8 @@ def read_settings(
         # Both APIs want the key with the provider's own scheme (Gcore) or none (GC AI); a pasted
         # "APIKey <token>" or "Bearer <token>" would be refused, so the word is dropped.
         log(
-            f"Connection {conn_id!r}: the API key starts with {prefix.group(1)!r}; the provider adds "
-            "the right scheme itself, so that word was removed. Store the key alone."
+            f"Connection {conn_id!r}: the API key starts with {prefix.group(1)!r}; the provider sends the "
+            f"key the way {api} expects it, so that word was removed. Store the key alone."
         )
         key = key[prefix.end() :]
     key_check(key, log)

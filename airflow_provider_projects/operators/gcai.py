@@ -80,7 +80,10 @@ class GcaiUpdateProjectOperator(BaseOperator):
         project_id = validation.gcai_project_id(self.project_id)
         body = self._body()
         hook: GcaiHook = GcaiHook(self.gcai_conn_id)
-        project = hook.update_project(project_id, **self._changes()).to_xcom()
+        try:
+            project = hook.update_project(project_id, **self._changes()).to_xcom()
+        finally:
+            hook.close()  # the keep-alive session is not reused after this one call
         sent = tuple(body)
         kept = [field for field in _FIELDS if field not in body]
         summary = describe_change(None, project, sent)

@@ -1,0 +1,395 @@
+"""GcaiHook against a mocked GC AI: the exact PATCH body, the raw key, errors, 429 and test_connection."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests_mock as rm
+from structlog.testing import capture_logs
+
+from airflow_provider_projects.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+)
+from airflow_provider_projects.hooks.gcai import GcaiHook
+from airflow_provider_projects.models.gcai import GcaiProject
+from airflow_provider_projects.unset import NOT_SET
+
+BASE = "https://gcai.test/api/external/v1"
+PID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+URL = f"{BASE}/projects/{PID}"
+ORG_KEY = "gcai_unit_org_key_123"
+USER_KEY = "u:gcai_unit_user_key_456"
+FIELDS = ("name", "description", "custom_instructions")
+
+PROJECT: dict[str, Any] = {
+    "id": PID,
+    "name": "Vendor: Acme MSA",
+    "description": None,
+    "custom_instructions": "Cite clause numbers.",
+    "is_access_controlled": False,
+    "my_access_level": None,
+    "created_at": "2026-01-01T00:00:00.000Z",
+    "updated_at": "2026-01-02T00:00:00.000Z",
+}
+ORG_ME: dict[str, Any] = {
+    "token_type": "organization",
+    "api_key_id": "key_org_1",
+    "organization": {"id": 4242, "name": "Acme Legal"},
+    "user": None,
+}
+USER_ME: dict[str, Any] = {
+    "token_type": "user",
+    "api_key_id": "key_user_1",
+    "organization": {"id": 4242, "name": "Acme Legal"},
+    "user": {"id": 7, "email": "jane@acme.test"},
+}
+
+
+@pytest.fixture
+def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """``connect(key)``: point ``gcai_default`` at the mocked API with that key."""
+
+    def set_key(key: str = ORG_KEY) -> None:
+        conn = {"conn_type": "gcai", "host": BASE, "password": key}
+        monkeypatch.setenv("AIRFLOW_CONN_GCAI_DEFAULT", json.dumps(conn))
+
+    set_key()
+    return set_key
+
+
+class Sleeps(list[float]):
+    """An injected ``sleep`` that records the delays instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def hook(connect: Callable[[str], None], sleeps: Sleeps) -> GcaiHook:
+    return GcaiHook(sleep=sleeps)
+
+
+# -- the exact body ---------------------------------------------------------------------------------
+
+#: Per field: left out, None (JSON null) or a value.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "name": (NOT_SET, None, "  Vendor: Acme MSA (renamed) "),
+    "description": (NOT_SET, None, "Master services agreement"),
+    "custom_instructions": (NOT_SET, None, "Cite clause numbers; answer in French."),
+}
+COMBOS = list(itertools.product(*CHOICES.values()))
+
+
+def _label(value: Any) -> str:
+    return "omit" if value is NOT_SET else "null" if value is None else "value"
+
+
+@pytest.mark.parametrize(
+    "combo", COMBOS, ids=["-".join(f"{f[:4]}={_label(v)}" for f, v in zip(FIELDS, c, strict=True)) for c in COMBOS]
+)
+def test_patch_body_is_exactly_the_fields_given(
+    combo: tuple[Any, ...], hook: GcaiHook, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.patch(URL, json=PROJECT)
+    kwargs = {field: value for field, value in zip(FIELDS, combo, strict=True) if value is not NOT_SET}
+    expected = dict(kwargs)
+
+    if not kwargs:
+        with pytest.raises(InvalidInputError) as refused:
+            hook.update_project(PID)
+        assert all(field in str(refused.value) for field in FIELDS)
+        assert requests_mock.call_count == 0
+        return
+    if "name" in kwargs and kwargs["name"] is None:
+        # name is a string in the API, never nullable: refused before sending anything.
+        with pytest.raises(InvalidInputError) as refused:
+            hook.update_project(PID, **kwargs)
+        assert refused.value.field == "name"
+        assert requests_mock.call_count == 0
+        return
+
+    project = hook.update_project(PID, **kwargs)
+
+    assert isinstance(project, GcaiProject)
+    assert project.id == PID
+    assert requests_mock.call_count == 1
+    sent = requests_mock.request_history[-1]
+    assert sent.method == "PATCH"
+    assert sent.url == URL
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.json() == expected
+    # The raw text proves the difference between a missing key and an explicit null.
+    raw = sent.text
+    for field, value in zip(FIELDS, combo, strict=True):
+        present = re.search(rf'"{field}"\s*:', raw)
+        if value is NOT_SET:
+            assert present is None, f"{field} was sent although it was not given: {raw}"
+        elif value is None:
+            assert re.search(rf'"{field}"\s*:\s*null\b', raw), f"{field} not sent as null: {raw}"
+        else:
+            assert re.search(rf'"{field}"\s*:\s*{re.escape(json.dumps(value))}', raw), raw
+
+
+def test_only_the_given_field_is_sent_even_with_falsy_values(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    """An empty string is a value (clears to ""), not "omitted" and not null."""
+    requests_mock.patch(URL, json=PROJECT)
+    hook.update_project(PID, description="")
+    assert requests_mock.request_history[-1].json() == {"description": ""}
+
+
+def test_uppercase_uuid_is_sent_in_canonical_form(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(URL, json=PROJECT)
+    hook.update_project(PID.upper(), custom_instructions=None)
+    assert requests_mock.request_history[-1].url == URL
+
+
+def test_get_project_parses_the_answer(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(URL, json=PROJECT)
+    project = hook.get_project(PID)
+    assert project.to_xcom() == PROJECT
+    assert requests_mock.request_history[-1].body is None
+
+
+# -- validation before any request ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("project_id", "kwargs", "field"),
+    [
+        ("not-a-uuid", {"name": "x"}, "project_id"),
+        ("", {"name": "x"}, "project_id"),
+        (42, {"name": "x"}, "project_id"),
+        (PID + "0", {"name": "x"}, "project_id"),
+        (PID, {"name": ""}, "name"),
+        (PID, {"name": "   \t\n"}, "name"),
+        (PID, {"name": 5}, "name"),
+        (PID, {"description": 5}, "description"),
+        (PID, {"custom_instructions": ["x"]}, "custom_instructions"),
+        (PID, {}, "name, description, custom_instructions"),
+    ],
+)
+def test_invalid_input_is_refused_before_any_request(
+    project_id: Any, kwargs: dict[str, Any], field: str, hook: GcaiHook, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.patch(rm.ANY, json=PROJECT)
+    with pytest.raises(InvalidInputError) as refused:
+        hook.update_project(project_id, **kwargs)
+    assert refused.value.field == field
+    assert refused.value.status is None
+    assert requests_mock.call_count == 0
+
+
+def test_empty_update_error_names_every_field(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    with pytest.raises(InvalidInputError, match="name, description, custom_instructions"):
+        hook.update_project(PID, name=NOT_SET, description=NOT_SET, custom_instructions=NOT_SET)
+    assert requests_mock.call_count == 0
+
+
+def test_get_project_refuses_a_bad_id_before_any_request(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    with pytest.raises(InvalidInputError, match="project_id"):
+        hook.get_project("123")
+    assert requests_mock.call_count == 0
+
+
+# -- the key ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [ORG_KEY, USER_KEY], ids=["organisation", "personal"])
+def test_key_is_sent_raw_without_a_scheme(key: str, connect: Callable[[str], None], requests_mock: rm.Mocker) -> None:
+    connect(key)
+    requests_mock.patch(URL, json=PROJECT)
+    with capture_logs() as logs:
+        GcaiHook().update_project(PID, name="n")
+    assert requests_mock.request_history[-1].headers["Authorization"] == key
+    # Both forms are valid (a "^gcai_" check would wrongly flag the personal one): no warning at all.
+    assert [entry for entry in logs if entry["log_level"] == "warning"] == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent"),
+    [
+        ("Bearer gcai_QZ7", "gcai_QZ7"),
+        ("bearer   u:gcai_secret_9", "u:gcai_secret_9"),
+        ("  BEARER gcai_padded_key  ", "gcai_padded_key"),
+    ],
+)
+def test_a_stored_bearer_prefix_is_removed_with_a_warning_that_hides_the_key(
+    stored: str, sent: str, connect: Callable[[str], None], requests_mock: rm.Mocker
+) -> None:
+    connect(stored)
+    requests_mock.patch(URL, json=PROJECT)
+    with capture_logs() as logs:
+        GcaiHook().update_project(PID, name="n")
+    assert requests_mock.request_history[-1].headers["Authorization"] == sent
+    warnings = [entry["event"] for entry in logs if entry["log_level"] == "warning"]
+    assert len(warnings) == 1, logs
+    assert "bearer" in warnings[0].lower()
+    assert "gcai_default" in warnings[0]
+    assert sent not in warnings[0]
+    assert sent.split("gcai_", 1)[1] not in warnings[0]
+
+
+def test_a_key_of_another_form_draws_a_warning(connect: Callable[[str], None], requests_mock: rm.Mocker) -> None:
+    connect("sk-not-a-gcai-key")
+    warnings: list[str] = []
+    GcaiHook().check_key("sk-not-a-gcai-key", warnings.append)
+    assert warnings
+    assert "u:gcai_" in warnings[0]
+    no_warning: list[str] = []
+    GcaiHook().check_key(USER_KEY, no_warning.append)
+    assert no_warning == []
+
+
+# -- error answers ----------------------------------------------------------------------------------
+
+
+#: (status, error body, exception type, what the message must say)
+CLIENT_ERRORS: dict[int, tuple[dict[str, str], type[Exception], list[str]]] = {
+    # 401: missing or malformed key -> the message spells out the raw key format, no Bearer.
+    401: ({"error": "Missing or malformed API key"}, AuthenticationError, ["'gcai_...'", "'u:gcai_...'", "Bearer"]),
+    # 403: a well-formed key GC AI does not accept -> "not valid", make a new one.
+    403: ({"error": "Forbidden"}, AuthenticationError, ["not valid", "Settings -> API"]),
+    # 404: GC AI does not tell "no such project" from "no write access" -> the message says both.
+    404: ({"error": "Resource missing"}, NotFoundError, ["does not exist", "no write access"]),
+}
+
+
+@pytest.mark.parametrize("status", sorted(CLIENT_ERRORS))
+def test_client_errors_explain_themselves_and_are_not_retried(
+    status: int, hook: GcaiHook, sleeps: Sleeps, requests_mock: rm.Mocker
+) -> None:
+    body, error_type, must_say = CLIENT_ERRORS[status]
+    must_say = [str(status), *must_say]
+    requests_mock.patch(URL, status_code=status, json=body)
+    with pytest.raises(error_type) as failed:
+        hook.update_project(PID, description=None)
+    message = str(failed.value)
+    for words in must_say:
+        assert words in message, f"{words!r} missing from {message!r}"
+    assert body["error"] in message  # the API's own words are kept
+    assert getattr(failed.value, "status", None) == status
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+def test_an_error_message_echoing_the_key_is_redacted(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(URL, status_code=403, json={"error": f"Invalid API key {ORG_KEY}"})
+    with pytest.raises(AuthenticationError) as failed:
+        hook.update_project(PID, name="n")
+    assert ORG_KEY not in str(failed.value)
+    assert ORG_KEY not in repr(failed.value)
+
+
+# -- rate limiting ----------------------------------------------------------------------------------
+
+
+def test_429_waits_as_retry_after_says_then_succeeds(hook: GcaiHook, sleeps: Sleeps, requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(
+        URL,
+        [
+            {
+                "status_code": 429,
+                "json": {"error": "Rate limit exceeded", "code": "RATE_LIMITED"},
+                "headers": {"Retry-After": "7", "RateLimit-Limit": "120", "RateLimit-Remaining": "0"},
+            },
+            {"status_code": 200, "json": PROJECT},
+        ],
+    )
+    project = hook.update_project(PID, custom_instructions="x")
+    assert project.id == PID
+    assert requests_mock.call_count == 2
+    assert len(sleeps) == 1
+    assert 7.0 <= sleeps[0] <= 8.0
+    # The retry repeats the very same request.
+    first, second = requests_mock.request_history
+    assert first.text == second.text
+    assert first.json() == {"custom_instructions": "x"}
+
+
+def test_429_with_retry_after_beyond_the_cap_fails_without_sleeping(
+    hook: GcaiHook, sleeps: Sleeps, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.patch(
+        URL,
+        status_code=429,
+        json={"error": "Rate limit exceeded", "code": "RATE_LIMITED"},
+        headers={"Retry-After": "3600"},
+    )
+    with pytest.raises(RateLimitedError) as failed:
+        hook.update_project(PID, name="n")
+    assert failed.value.retry_after == 3600
+    assert "3600" in str(failed.value)
+    assert failed.value.api_code == "RATE_LIMITED"
+    assert sleeps == []
+    assert requests_mock.call_count == 1
+
+
+def test_429_again_and_again_gives_up_after_the_retries(
+    connect: Callable[[str], None], sleeps: Sleeps, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.patch(URL, status_code=429, json={"error": "Rate limit exceeded"}, headers={"Retry-After": "2"})
+    with pytest.raises(RateLimitedError):
+        GcaiHook(max_retries=2, sleep=sleeps).update_project(PID, name="n")
+    assert requests_mock.call_count == 3
+    assert len(sleeps) == 2
+    assert all(2.0 <= s <= 2.2 for s in sleeps)
+
+
+# -- test_connection --------------------------------------------------------------------------------
+
+
+def test_test_connection_names_an_organisation_key(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{BASE}/me", json=ORG_ME)
+    ok, message = hook.test_connection()
+    assert ok is True
+    assert "organisation key" in message
+    assert "personal" not in message
+    assert "Acme Legal" in message
+    assert "4242" in message
+    assert BASE in message
+    assert ORG_KEY not in message
+    assert [(r.method, r.path) for r in requests_mock.request_history] == [("GET", "/api/external/v1/me")]
+    assert requests_mock.request_history[0].headers["Authorization"] == ORG_KEY
+
+
+def test_test_connection_names_a_personal_key_and_its_user(
+    connect: Callable[[str], None], requests_mock: rm.Mocker
+) -> None:
+    connect(USER_KEY)
+    requests_mock.get(f"{BASE}/me", json=USER_ME)
+    ok, message = GcaiHook().test_connection()
+    assert ok is True
+    assert "personal key" in message
+    assert "jane@acme.test" in message
+    assert "Acme Legal" in message
+    assert USER_KEY not in message
+    assert requests_mock.request_history[0].headers["Authorization"] == USER_KEY
+
+
+def test_test_connection_is_false_on_403(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{BASE}/me", status_code=403, json={"error": "Invalid API key"})
+    ok, message = hook.test_connection()
+    assert ok is False
+    assert "403" in message
+    assert "not valid" in message
+    assert requests_mock.call_count == 1
+
+
+def test_test_connection_is_false_without_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_GCAI_MISSING", raising=False)
+    ok, message = GcaiHook("gcai_missing").test_connection()
+    assert ok is False
+    assert "AIRFLOW_CONN_GCAI_MISSING" in message

@@ -1,0 +1,375 @@
+"""GcaiUpdateProjectOperator: omitted is not None, through real templating, XCom, logging and DAG serialization."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+import requests_mock as rm
+from airflow.sdk import DAG
+from structlog.testing import capture_logs
+
+from airflow_provider_projects.errors import InvalidInputError, NotFoundError
+from airflow_provider_projects.hooks.gcai import GcaiHook
+from airflow_provider_projects.operators.gcai import GcaiUpdateProjectOperator
+from airflow_provider_projects.unset import NOT_SET
+
+BASE = "https://gcai.test/api/external/v1"
+PID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+PID2 = "5b0e6f64-1c1d-4a8e-9f57-2f3b9d2c7a11"
+URL = f"{BASE}/projects/{PID}"
+KEY = "gcai_unit_operator_key"
+FIELDS = ("name", "description", "custom_instructions")
+START = datetime(2026, 1, 1)
+
+PROJECT: dict[str, Any] = {
+    "id": PID,
+    "name": "Vendor: Acme MSA",
+    "description": "Master services agreement",
+    "custom_instructions": "Cite clause numbers.",
+    "is_access_controlled": False,
+    "my_access_level": None,
+    "created_at": "2026-01-01T00:00:00.000Z",
+    "updated_at": "2026-01-02T00:00:00.000Z",
+}
+
+
+@pytest.fixture(autouse=True)
+def connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "gcai", "host": BASE, "password": KEY}
+    monkeypatch.setenv("AIRFLOW_CONN_GCAI_DEFAULT", json.dumps(conn))
+
+
+@pytest.fixture(autouse=True)
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every hook the operator builds gets a recording ``sleep``: no unit test ever waits for real."""
+    delays: list[float] = []
+    original = GcaiHook.__init__
+
+    def init(self: GcaiHook, gcai_conn_id: str = "gcai_default", **kwargs: Any) -> None:
+        kwargs.setdefault("sleep", delays.append)
+        original(self, gcai_conn_id, **kwargs)
+
+    monkeypatch.setattr(GcaiHook, "__init__", init)
+    return delays
+
+
+def _answer(project: dict[str, Any] | None = None) -> Callable[[Any, Any], dict[str, Any]]:
+    """A mocked PATCH that answers like GC AI: the project with the sent fields applied."""
+    base = dict(project or PROJECT)
+
+    def respond(request: Any, context: Any) -> dict[str, Any]:
+        return {**base, **request.json(), "updated_at": "2026-01-03T00:00:00.000Z"}
+
+    return respond
+
+
+def _render_and_run(op: GcaiUpdateProjectOperator, params: dict[str, Any]) -> dict[str, Any]:
+    context: Any = {"params": params, "ds": "2026-01-01", "task": op}
+    op.render_template_fields(context)
+    return op.execute(context)
+
+
+# -- checks when the DAG is parsed ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"project_id": "nope", "name": "x"}, "project_id"),
+        ({"project_id": 12345, "name": "x"}, "project_id"),
+        ({"project_id": PID, "name": "  "}, "name"),
+        ({"project_id": PID, "name": None}, "name"),
+        ({"project_id": PID, "description": 3}, "description"),
+        ({"project_id": PID}, "name, description, custom_instructions"),
+        # Even with a templated id, an update with no field at all is refused at parse time.
+        ({"project_id": "{{ params.pid }}"}, "name, description, custom_instructions"),
+    ],
+)
+def test_literal_mistakes_fail_at_construction(kwargs: dict[str, Any], field: str, requests_mock: rm.Mocker) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        GcaiUpdateProjectOperator(task_id="t", **kwargs)
+    assert refused.value.field == field
+    if field.count(",") == 2:
+        for name in FIELDS:
+            assert name in str(refused.value)
+    assert requests_mock.call_count == 0
+
+
+def test_defaults_are_not_set_and_none_is_kept() -> None:
+    op = GcaiUpdateProjectOperator(task_id="t", project_id=PID.upper(), description=None)
+    assert op.project_id == PID
+    assert op.name is NOT_SET
+    assert op.custom_instructions is NOT_SET
+    assert op.description is None
+    assert set(op.template_fields) == {"project_id", *FIELDS}
+    assert op.gcai_conn_id == "gcai_default"
+
+
+# -- templating -------------------------------------------------------------------------------------
+
+#: (constructor kwargs, params, expected body); templates render to values, omitted fields stay out.
+TEMPLATED = [
+    pytest.param(
+        {"name": "{{ params.name }}"},
+        {"name": "Acme MSA 2026"},
+        {"name": "Acme MSA 2026"},
+        id="name-template-only",
+    ),
+    pytest.param(
+        {"description": "Loaded {{ ds }}", "custom_instructions": None},
+        {},
+        {"description": "Loaded 2026-01-01", "custom_instructions": None},
+        id="description-template-instructions-null",
+    ),
+    pytest.param(
+        {"custom_instructions": "{{ params.ci }}", "description": None, "name": "Literal"},
+        {"ci": "Answer in French."},
+        {"custom_instructions": "Answer in French.", "description": None, "name": "Literal"},
+        id="all-three-mixed",
+    ),
+    pytest.param(
+        {"name": "{{ params.name }}", "description": "{{ params.d }}", "custom_instructions": "{{ params.ci }}"},
+        {"name": "N", "d": "D", "ci": "C"},
+        {"name": "N", "description": "D", "custom_instructions": "C"},
+        id="all-three-templates",
+    ),
+    pytest.param(
+        {"description": None},
+        {},
+        {"description": None},
+        id="description-null-only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "params", "expected"), TEMPLATED)
+def test_rendered_fields_are_sent_and_omitted_ones_are_not(
+    kwargs: dict[str, Any], params: dict[str, Any], expected: dict[str, Any], requests_mock: rm.Mocker
+) -> None:
+    requests_mock.patch(URL, json=_answer())
+    with DAG("templating", schedule=None, start_date=START):
+        op = GcaiUpdateProjectOperator(task_id="t", project_id="{{ params.pid }}", **kwargs)
+
+    result = _render_and_run(op, {"pid": PID, **params})
+
+    assert op.project_id == PID
+    for field in FIELDS:
+        if field not in kwargs:
+            assert getattr(op, field) is NOT_SET, f"{field} was rendered into {getattr(op, field)!r}"
+    assert requests_mock.call_count == 1
+    sent = requests_mock.request_history[-1]
+    assert sent.json() == expected
+    for field in FIELDS:
+        if field not in expected:
+            assert f'"{field}"' not in sent.text
+        elif expected[field] is None:
+            assert f'"{field}":null' in sent.text.replace(" ", "")
+    # The XCom return value is the updated project as the API returned it.
+    assert result == {**PROJECT, **expected, "updated_at": "2026-01-03T00:00:00.000Z"}
+    json.dumps(result)  # JSON-safe for XCom
+
+
+def test_native_rendering_to_none_sends_null(requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(URL, json=_answer())
+    with DAG("native", schedule=None, start_date=START, render_template_as_native_obj=True) as dag:
+        op = GcaiUpdateProjectOperator(
+            task_id="t", project_id=PID, description="{{ params.d }}", custom_instructions="{{ params.ci }}"
+        )
+    context: Any = {"params": {"d": None, "ci": "kept"}}
+    op.render_template_fields(context, jinja_env=dag.get_template_env())
+    op.execute(context)
+    assert requests_mock.request_history[-1].json() == {"description": None, "custom_instructions": "kept"}
+    assert '"description":null' in requests_mock.request_history[-1].text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "params", "field"),
+    [
+        ({"project_id": "{{ params.pid }}", "name": "x"}, {"pid": "not-a-uuid"}, "project_id"),
+        ({"project_id": PID, "name": "{{ params.name }}"}, {"name": "   "}, "name"),
+        ({"project_id": PID, "name": "{{ params.name }}"}, {"name": ""}, "name"),
+    ],
+    ids=["bad-id", "blank-name", "empty-name"],
+)
+def test_rendered_values_are_checked_before_any_request(
+    kwargs: dict[str, Any], params: dict[str, Any], field: str, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.patch(rm.ANY, json=PROJECT)
+    with DAG("bad_render", schedule=None, start_date=START):
+        op = GcaiUpdateProjectOperator(task_id="t", **kwargs)
+    with pytest.raises(InvalidInputError) as refused:
+        _render_and_run(op, params)
+    assert refused.value.field == field
+    assert requests_mock.call_count == 0
+
+
+# -- result and log ---------------------------------------------------------------------------------
+
+
+def _info_lines(logs: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for entry in logs:
+        if entry.get("log_level") != "info":
+            continue
+        args = entry.get("positional_args", ())
+        lines.append(entry["event"] % args if args else entry["event"])
+    return lines
+
+
+def test_execute_logs_one_concise_line(requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(URL, json=_answer())
+    op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, description=None, custom_instructions="y" * 5000)
+    with capture_logs() as logs:
+        op.execute({})  # type: ignore[arg-type]
+    lines = _info_lines(logs)
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert PID in line
+    assert "description" in line
+    assert "custom_instructions" in line
+    assert "name left as they were" in line
+    assert "\n" not in line
+    assert len(line) < 300
+    assert KEY not in line
+
+
+def test_execute_returns_the_updated_project(requests_mock: rm.Mocker) -> None:
+    requests_mock.patch(URL, json=_answer())
+    op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="Renamed")
+    result = op.execute({})  # type: ignore[arg-type]
+    assert result["name"] == "Renamed"
+    assert result["description"] == PROJECT["description"]
+    assert set(result) == set(PROJECT)
+
+
+def test_404_fails_the_task_saying_not_found_or_no_write_access(requests_mock: rm.Mocker, slept: list[float]) -> None:
+    requests_mock.patch(URL, status_code=404, json={"error": "Project not found or insufficient write access"})
+    op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x")
+    with pytest.raises(NotFoundError) as failed:
+        op.execute({})  # type: ignore[arg-type]
+    assert "does not exist" in str(failed.value)
+    assert "no write access" in str(failed.value)
+    assert requests_mock.call_count == 1
+    assert slept == []
+
+
+def test_429_in_execute_honours_retry_after(requests_mock: rm.Mocker, slept: list[float]) -> None:
+    requests_mock.patch(
+        URL,
+        [
+            {
+                "status_code": 429,
+                "json": {"error": "Rate limit exceeded", "code": "RATE_LIMITED"},
+                "headers": {"Retry-After": "3"},
+            },
+            {"status_code": 200, "json": _answer()},
+        ],
+    )
+    result = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x").execute({})  # type: ignore[arg-type]
+    assert result["name"] == "x"
+    assert len(slept) == 1
+    assert 3.0 <= slept[0] <= 4.0
+    assert requests_mock.call_count == 2
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_the_hook_session_is_closed_after_execute(
+    status: int, requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[GcaiHook] = []
+    original = GcaiHook.close
+
+    def close(self: GcaiHook) -> None:
+        closed.append(self)
+        original(self)
+
+    monkeypatch.setattr(GcaiHook, "close", close)
+    requests_mock.patch(URL, status_code=status, json=PROJECT if status == 200 else {"error": "Project not found"})
+    op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x")
+    if status == 200:
+        op.execute({})  # type: ignore[arg-type]
+    else:
+        with pytest.raises(NotFoundError):
+            op.execute({})  # type: ignore[arg-type]
+    assert len(closed) == 1
+
+
+def test_other_connection_is_used(monkeypatch: pytest.MonkeyPatch, requests_mock: rm.Mocker) -> None:
+    conn = {"conn_type": "gcai", "host": "https://other.test/v1", "password": "u:gcai_other"}
+    monkeypatch.setenv("AIRFLOW_CONN_GCAI_OTHER", json.dumps(conn))
+    requests_mock.patch(f"https://other.test/v1/projects/{PID}", json=PROJECT)
+    GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x", gcai_conn_id="gcai_other").execute({})  # type: ignore[arg-type]
+    assert requests_mock.request_history[-1].headers["Authorization"] == "u:gcai_other"
+
+
+# -- copies and DAG serialization -------------------------------------------------------------------
+
+
+def test_not_set_survives_copy_and_pickle() -> None:
+    op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, description=None)
+    clone = copy.deepcopy(op)
+    assert clone.name is NOT_SET
+    assert clone.custom_instructions is NOT_SET
+    assert clone.description is None
+    assert pickle.loads(pickle.dumps(NOT_SET)) is NOT_SET  # noqa: S301 - our own bytes
+
+
+def _dag_with_every_form() -> DAG:
+    with DAG("gcai_serialization", schedule=None, start_date=START, params={"pid": PID}) as dag:
+        GcaiUpdateProjectOperator(task_id="clear_description", project_id=PID, description=None)
+        GcaiUpdateProjectOperator(
+            task_id="templated",
+            project_id="{{ params.pid }}",
+            name="{{ params.name }}",
+            custom_instructions="Loaded {{ ds }}",
+        )
+        GcaiUpdateProjectOperator(
+            task_id="all_three", project_id=PID, name="n", description="d", custom_instructions="c"
+        )
+        GcaiUpdateProjectOperator.partial(task_id="mapped", custom_instructions="Policy 2026").expand(
+            project_id=[PID, PID2]
+        )
+        GcaiUpdateProjectOperator.partial(task_id="mapped_kwargs", custom_instructions="Policy 2026").expand_kwargs(
+            [{"project_id": PID, "description": None}, {"project_id": PID2, "name": "{{ params.name }}"}]
+        )
+    return dag
+
+
+def test_dag_serializes_and_deserializes() -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = _dag_with_every_form()
+    data = DagSerialization.to_dict(dag)
+    DagSerialization.validate_schema(data)
+    text = json.dumps(data)  # what is stored in the database
+    restored = DagSerialization.from_dict(json.loads(text))
+
+    assert set(restored.task_dict) == {"clear_description", "templated", "all_three", "mapped", "mapped_kwargs"}
+    for task in restored.tasks:
+        assert task.task_type == "GcaiUpdateProjectOperator"
+        assert tuple(task.template_fields) == ("project_id", *FIELDS)
+        assert "GC AI project" in task.operator_extra_link_dict
+
+    templated = restored.task_dict["templated"]
+    assert (templated.project_id, templated.name, templated.custom_instructions) == (
+        "{{ params.pid }}",
+        "{{ params.name }}",
+        "Loaded {{ ds }}",
+    )
+    all_three = restored.task_dict["all_three"]
+    assert (all_three.name, all_three.description, all_three.custom_instructions) == ("n", "d", "c")
+    assert restored.task_dict["clear_description"].description is None
+
+    mapped = restored.task_dict["mapped"]
+    # Only what was given to partial() is stored: the omitted fields are not turned into values.
+    partial = {k: v for k, v in mapped.partial_kwargs.items() if k in FIELDS}
+    assert partial == {"custom_instructions": "Policy 2026"}
+    assert mapped.expand_input.value == {"project_id": [PID, PID2]}
+    per_index = restored.task_dict["mapped_kwargs"].expand_input.value
+    assert per_index == [{"project_id": PID, "description": None}, {"project_id": PID2, "name": "{{ params.name }}"}]
