@@ -19,7 +19,7 @@ CONN_FIELDS: Final[dict[str, Any]] = {
         "label": "Timeout (seconds)",
         "description": "Read timeout for each request; the connect timeout is the smaller of this and 10 s. "
         "Default 30.",
-        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 3600},
+        "schema": {"type": ["number", "null"], "minimum": 0.1, "maximum": 3600},
     },
     "max_retries": {
         "label": "Max retries",

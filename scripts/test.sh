@@ -6,6 +6,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 venv="${VENV:-$here/.venv}"
 bash scripts/setup-venv.sh "$venv" "${AIRFLOW_VERSION:-3.3.2}"
+# The real-UI tests need Debian's chromium (apt-get, as root or via sudo); without it they skip.
+bash scripts/install-browser.sh "$venv" "${AIRFLOW_VERSION:-3.3.2}" || echo "chromium not installed: the browser tests will skip" >&2
 py="$venv/bin/python"
 
 echo "== ruff"

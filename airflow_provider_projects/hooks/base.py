@@ -249,9 +249,9 @@ def _timeout(value: Any, conn_id: str) -> Timeout:
         seconds = -1.0 if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         seconds = -1.0
-    if not 0 < seconds <= 3600:
+    if not 0.1 <= seconds <= 3600:
         raise ConnectionSetupError(
-            f"Connection {conn_id!r}: extra {EXTRA_TIMEOUT!r} must be a number of seconds between 0 and 3600, "
+            f"Connection {conn_id!r}: extra {EXTRA_TIMEOUT!r} must be a number of seconds from 0.1 to 3600, "
             f"not {value!r}"
         )
     return Timeout(connect=min(DEFAULT_TIMEOUT.connect, seconds), read=seconds)

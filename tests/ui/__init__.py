@@ -1,0 +1,1 @@
+"""Tests against real Airflow processes: the api-server and its UI in a browser, and the CLI."""
