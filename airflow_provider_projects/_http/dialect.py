@@ -111,10 +111,15 @@ class GcoreDialect(Dialect):
             return None
         match = GCORE_LOCK_MESSAGE.search(details.message)
         groups = match.groupdict() if match else {}
-        holder = f"task {groups['task_id']} ({groups['task_type']})" if match else "a running task"
+        if match:
+            text = (
+                f"{self.name} {request.method} {request.path}: the resource is locked by task {groups['task_id']} "
+                f"({groups['task_type']}); the write can be repeated once that task ends."
+            )
+        else:  # Not the documented lock text: a lock in other words, or another conflict (e.g. a taken name).
+            text = f"{self.name} {request.method} {request.path} answered 409 Conflict naming no lock holder."
         return LockConflictError(
-            f"{self.name} {request.method} {request.path}: the resource is locked by {holder}; "
-            f"the write can be repeated once that task ends. API said: {details.message}",
+            f"{text} API said: {details.message}",
             task_id=groups.get("task_id"),
             task_type=groups.get("task_type"),
             resource_id=groups.get("resource"),

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Final
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -239,6 +240,13 @@ def _base_url(conn: Connection, default: str) -> str:
         host = f"{scheme}://{host}"
         if conn.port:
             host += f":{conn.port}"
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in host):
+        # Caught here, not by the transport: an unusable URL is a setup error, never worth a retry.
+        raise ConnectionSetupError(
+            f"Connection {conn.conn_id!r}: the API base URL {host!r} is not an http(s) URL; "
+            f"leave the host field empty for the default {default!r}"
+        )
     return host
 
 

@@ -18,7 +18,9 @@ from airflow_provider_projects.links import GcoreProjectLink
 from airflow_provider_projects.operators._common import default_deferrable, describe_change, is_template
 
 if TYPE_CHECKING:
+    from airflow_provider_projects.errors import ProjectsApiError
     from airflow_provider_projects.hooks.gcore import GcoreHook
+    from airflow_provider_projects.models.gcore import GcoreTask
 
 DEFAULT_LOCK_TIMEOUT: Final = 30 * 60.0
 DEFAULT_POLL_INTERVAL: Final = 10.0
@@ -107,20 +109,29 @@ class GcoreReplaceProjectOperator(BaseOperator):
         self._rendered()
         return self._replace(deadline=self._clock() + self.lock_timeout)
 
-    def execute_complete(self, context: Context, event: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """Resume after a deferred lock wait: judge the wait, then read and write again."""
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], deadline: float | None = None
+    ) -> dict[str, Any]:
+        """Resume after a deferred lock wait: judge the wait, then read and write again.
+
+        ``deadline`` comes back from the deferral's kwargs. ``dag.test()`` (Airflow 3.3) resumes
+        with the event alone, dropping them; the wait then gets a fresh ``lock_timeout``.
+        """
         self._judge_wait(event.get("status", "error"), event.get("task"), event)
+        if deadline is None:
+            deadline = self._clock() + self.lock_timeout
         return self._replace(deadline=deadline)
 
     def _replace(self, *, deadline: float) -> dict[str, Any]:
         from airflow_provider_projects.errors import LockConflictError
 
         project_id, name, description = self._rendered()
+        ended: set[str] = set()  # lock holders already waited for to their end
         while True:
             before = self.hook.get_project(project_id) if self.check_lock else None
             if before is not None and before.task_id is not None:
                 self.log.info("Gcore project %s is locked by task %s; waiting", project_id, before.task_id)
-                self._wait(before.task_id, deadline)
+                self._wait(before.task_id, deadline, ended)
                 continue
             if before is not None and (before.name, before.description) == (name, description):
                 self.log.info("Gcore project %s already has this name and description; nothing sent", project_id)
@@ -130,16 +141,45 @@ class GcoreReplaceProjectOperator(BaseOperator):
                     project_id, name=name, description=description, use_patch=self.use_patch
                 )
             except LockConflictError as conflict:
-                self.log.info("Gcore project %s was locked meanwhile (task %s); waiting", project_id, conflict.task_id)
-                self._wait(conflict.task_id, deadline)
+                holder = conflict.task_id or self._lock_holder(project_id, conflict)
+                self.log.info("Gcore project %s was locked meanwhile (task %s); waiting", project_id, holder)
+                self._wait(holder, deadline, ended)
                 continue
             result = after.to_xcom()
             old = before.to_xcom() if before is not None else None
             self.log.info("Gcore project %s: %s", project_id, describe_change(old, result, ("name", "description")))
             return result
 
-    def _wait(self, task_id: str | None, deadline: float) -> None:
-        """Wait until the lock holder ends (or, with no task id, until the project is unlocked)."""
+    def _lock_holder(self, project_id: int, conflict: ProjectsApiError) -> str:
+        """The task locking the project after a 409 whose message named none.
+
+        A 409 on a project that no task locks is not a lock (a name another project already uses
+        answers 409 too): writing again would only repeat it, so it fails here instead of looping.
+        """
+        from airflow_provider_projects.errors import UnexpectedStatusError
+
+        holder = self.hook.get_project(project_id).task_id
+        if holder is not None:
+            return holder
+        raise UnexpectedStatusError(
+            f"Gcore Cloud {conflict.method} /cloud/v1/projects/{project_id} answered 409 {conflict.api_code or ''} "
+            f"although no task locks project {project_id}, so waiting cannot help; nothing was written. "
+            f"API said: {conflict.api_message}",
+            status=conflict.status,
+            api_code=conflict.api_code,
+            api_message=conflict.api_message,
+            request_id=conflict.request_id,
+            method=conflict.method,
+            url=conflict.url,
+        ) from conflict
+
+    def _wait(self, task_id: str, deadline: float, ended: set[str]) -> None:
+        """Wait until the task holding the lock ends (``FINISHED`` or ``ERROR``), within the deadline.
+
+        A holder in ``ended`` was already seen to end, yet the project is still reported locked by
+        it: there is nothing to poll, so the blocking wait pauses ``poll_interval`` before the next
+        read or write instead of repeating them back to back until ``lock_timeout``.
+        """
         from airflow_provider_projects.errors import LockWaitTimeoutError
 
         remaining = deadline - self._clock()
@@ -150,40 +190,35 @@ class GcoreReplaceProjectOperator(BaseOperator):
             )
         if self.deferrable:
             self._defer_wait(task_id, deadline, remaining)
-        from airflow_provider_projects.waiting import run_blocking, wait_until
+        if task_id in ended:
+            self.log.info("Gcore task %s has ended but the lock is still reported; pausing", task_id)
+            self._sleep(min(self.poll_interval, remaining))
+            return
+        from airflow_provider_projects.waiting import WaitSteps, run_blocking, wait_until
 
-        project_id = validation.gcore_project_id(self.project_id)
-        poll: Callable[[], Any]
-        if task_id is not None:
-            poll, done = (lambda: self.hook.get_task(task_id)), (lambda task: task.finished)
-        else:
-            poll, done = (lambda: self.hook.get_project(project_id)), (lambda project: project.task_id is None)
-        steps = wait_until(
-            done, deadline=deadline, poll_interval=self.poll_interval, clock=self._clock, what=f"task {task_id}"
+        steps: WaitSteps[GcoreTask] = wait_until(
+            lambda task: task.finished,
+            deadline=deadline,
+            poll_interval=self.poll_interval,
+            clock=self._clock,
+            what=f"Gcore task {task_id}",
         )
-        result = run_blocking(steps, poll, self._sleep)
-        task = result.value.to_xcom() if result.value is not None and task_id is not None else None
+        result = run_blocking(steps, lambda: self.hook.get_task(task_id), self._sleep)
+        task = result.value.to_xcom() if result.value is not None else None
+        if result.status == "done":
+            ended.add(task_id)
         self._judge_wait("success" if result.status == "done" else result.status, task, {"error": result.error})
 
-    def _defer_wait(self, task_id: str | None, deadline: float, remaining: float) -> None:
-        from airflow_provider_projects.triggers.gcore import (
-            GcoreProjectUnlockedTrigger,
-            GcoreTaskTrigger,
-            GcoreWaitTrigger,
-        )
+    def _defer_wait(self, task_id: str, deadline: float, remaining: float) -> None:
+        from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
 
-        common: dict[str, Any] = {
-            "deadline": deadline,
-            "gcore_conn_id": self.gcore_conn_id,
-            "poll_interval": self.poll_interval,
-        }
-        trigger: GcoreWaitTrigger
-        if task_id is not None:
-            trigger = GcoreTaskTrigger(gcore_task_id=task_id, **common)
-        else:
-            trigger = GcoreProjectUnlockedTrigger(project_id=validation.gcore_project_id(self.project_id), **common)
         self.defer(
-            trigger=trigger,
+            trigger=GcoreTaskTrigger(
+                gcore_task_id=task_id,
+                deadline=deadline,
+                gcore_conn_id=self.gcore_conn_id,
+                poll_interval=self.poll_interval,
+            ),
             method_name="execute_complete",
             kwargs={"deadline": deadline},
             timeout=timedelta(seconds=remaining + DEFER_MARGIN),

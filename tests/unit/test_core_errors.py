@@ -176,7 +176,7 @@ def test_gcore_409_with_another_message_has_no_task_id(message: str) -> None:
     assert error.task_type is None
     assert error.resource_id is None
     assert error.status == 409
-    assert "a running task" in str(error)
+    assert "409 Conflict naming no lock holder" in str(error)
 
 
 def test_gcore_409_with_an_html_body_is_still_a_lock_conflict() -> None:

@@ -459,3 +459,14 @@ def test_the_leak_detector_sees_a_logged_key(
     logged = output_of(capsys, every_log_record)
     assert f"canary {SECRET}" in logged
     assert f"canary2 {SECRET}" in logged
+
+
+@pytest.mark.parametrize("host", ["https://api gcore.test", "ftp://api.gcore.test", "http://:8080"])
+def test_an_unusable_base_url_is_a_setup_error_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, requests_mock: Any, host: str
+) -> None:
+    set_conn(monkeypatch, "gcore_default", {"conn_type": "gcore", "host": host, "password": "k-1"})
+    with pytest.raises(ConnectionSetupError, match="is not an http\\(s\\) URL") as caught:
+        GcoreHook().get_project(4)
+    assert "gcore_default" in str(caught.value)
+    assert requests_mock.call_count == 0

@@ -1,0 +1,217 @@
+"""GcoreReplaceProjectOperator in a real ``dag.test()`` run, over real HTTP against the emulator."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from airflow_provider_projects.emulator import ProjectsEmulator
+from airflow_provider_projects.emulator.dagtest import DagRunReport
+from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
+
+pytestmark = pytest.mark.integration
+
+PID = 2  # seeded as "analytics" / "Dashboards and reports"
+PROJECT_PATH = f"/cloud/v1/projects/{PID}"
+NEW_NAME = "analytics-renamed"
+NEW_DESCRIPTION = "Renamed by Airflow"
+LOCK_SECONDS = 2.0
+
+
+def dag_source(dag_id: str, **operator_kwargs: Any) -> str:
+    """A DAG with one GcoreReplaceProjectOperator whose id, name and description are templates."""
+    kwargs: dict[str, Any] = {
+        "project_id": "{{ params.pid }}",
+        "name": "{{ params.name }}",
+        "description": "{{ params.description }}",
+        "poll_interval": 0.5,
+        "lock_timeout": 15,
+        **operator_kwargs,
+    }
+    args = "".join(f"        {key}={value!r},\n" for key, value in kwargs.items())
+    return f"""
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
+
+with DAG(
+    dag_id={dag_id!r},
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    params={{"pid": {PID}, "name": {NEW_NAME!r}, "description": {NEW_DESCRIPTION!r}}},
+):
+    GcoreReplaceProjectOperator(
+        task_id="replace",
+{args}    )
+"""
+
+
+def gcore_calls(emulator: ProjectsEmulator) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in emulator.requests(api="gcore")]
+
+
+@contextmanager
+def short_lock(emulator: ProjectsEmulator, project_id: int, seconds: float) -> Iterator[str]:
+    """Lock the project now and end the lock ``seconds`` after the first Gcore request arrives.
+
+    Timing the lock from the operator's first request rather than from its creation keeps the
+    test independent of how long ``dag.test()`` takes to reach the task (a cold start takes
+    several seconds, longer than the lock).
+    """
+    lock = emulator.lock_gcore_project(project_id)  # held until finish_task
+    stop = threading.Event()
+
+    def release() -> None:
+        while not emulator.requests(api="gcore"):
+            if stop.wait(0.02):
+                return
+        stop.wait(seconds)
+        if emulator.gcore_task(lock)["state"] not in ("FINISHED", "ERROR"):
+            emulator.finish_task(lock)
+
+    releaser = threading.Thread(target=release, name="release-gcore-lock", daemon=True)
+    releaser.start()
+    try:
+        yield lock
+    finally:
+        stop.set()
+        releaser.join(timeout=5)
+
+
+@pytest.fixture
+def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The serialized kwargs of every GcoreTaskTrigger that ran (dag.test runs triggers in-process)."""
+    runs: list[dict[str, Any]] = []
+    real_run = GcoreTaskTrigger.run
+
+    async def recording_run(self: GcoreTaskTrigger) -> AsyncIterator[Any]:
+        runs.append(self.serialize()[1])
+        async for event in real_run(self):
+            yield event
+
+    monkeypatch.setattr(GcoreTaskTrigger, "run", recording_run)
+    return runs
+
+
+def test_unlocked_project_is_replaced_and_the_xcom_is_the_emulator_state(
+    emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]
+) -> None:
+    report = run_dag(dag_source("gcore_replace_unlocked"), "gcore_replace_unlocked")
+
+    assert report.failures == {}
+    project = emulator.gcore_project(PID)
+    assert (project["name"], project["description"]) == (NEW_NAME, NEW_DESCRIPTION)
+    assert report.xcom("replace") == project
+    assert emulator.gcore_project_revision(PID) == 1
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    put = emulator.requests(api="gcore", method="PUT")[0]
+    assert put.body == {"name": NEW_NAME, "description": NEW_DESCRIPTION}
+    assert put.headers["authorization"] == "APIKey <redacted>"
+    assert put.headers["content-type"] == "application/json"
+    assert put.headers["user-agent"].startswith("airflow-provider-projects/")
+
+
+@pytest.mark.parametrize(
+    ("deferrable", "check_lock"),
+    [(False, True), (True, True), (False, False)],
+    ids=["blocking-precheck", "deferrable-precheck", "blocking-409"],
+)
+def test_a_locked_project_is_written_once_the_lock_ends(
+    emulator: ProjectsEmulator,
+    run_dag: Callable[..., DagRunReport],
+    trigger_runs: list[dict[str, Any]],
+    deferrable: bool,
+    check_lock: bool,
+) -> None:
+    dag_id = f"gcore_replace_locked_{'deferrable' if deferrable else 'blocking'}_{check_lock}".lower()
+    with short_lock(emulator, PID, LOCK_SECONDS) as lock:
+        report = run_dag(dag_source(dag_id, check_lock=check_lock), dag_id, deferrable=deferrable)
+
+    assert report.failures == {}
+    assert emulator.gcore_task(lock)["state"] == "FINISHED"
+    project = emulator.gcore_project(PID)
+    assert (project["name"], project["description"], project["task_id"]) == (NEW_NAME, NEW_DESCRIPTION, None)
+    assert report.xcom("replace") == project
+    assert emulator.gcore_project_revision(PID) == 1
+
+    task_path = f"/cloud/v1/tasks/{lock}"
+    seen = gcore_calls(emulator)
+    if check_lock:  # GET project (locked), GET task..., GET project, PUT
+        head, polls, tail = seen[:1], seen[1:-2], seen[-2:]
+        assert head == [("GET", PROJECT_PATH)]
+        assert tail == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    else:  # PUT (409), GET task..., PUT
+        head, polls, tail = seen[:1], seen[1:-1], seen[-1:]
+        assert head == [("PUT", PROJECT_PATH)]
+        assert tail == [("PUT", PROJECT_PATH)]
+    assert len(polls) >= 2, seen
+    assert set(polls) == {("GET", task_path)}
+    # The accepted write came after the lock's end, and the polls were about poll_interval apart.
+    journal = emulator.requests(api="gcore")
+    assert journal[-1].time - journal[0].time >= LOCK_SECONDS
+    assert len(polls) <= LOCK_SECONDS / 0.5 + 3
+    if deferrable:
+        assert len(trigger_runs) == 1
+        assert trigger_runs[0]["gcore_task_id"] == lock
+        assert trigger_runs[0]["gcore_conn_id"] == "gcore_default"
+        assert emulator.gcore_key not in repr(trigger_runs)
+    else:
+        assert trigger_runs == []
+
+
+def test_removed_put_fails_with_the_405_message_then_use_patch_succeeds(
+    emulator: ProjectsEmulator,
+    run_dag: Callable[..., DagRunReport],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.gcore_put_removed = True
+    before = emulator.gcore_project(PID)
+
+    failed = run_dag(dag_source("gcore_replace_put_removed"), "gcore_replace_put_removed")
+
+    assert failed.failures == {"replace": "failed"}
+    assert emulator.gcore_project(PID) == before
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]  # a 405 is not retried
+    captured = capsys.readouterr()
+    output = "\n".join([captured.out, captured.err, caplog.text])
+    assert "MethodNotAllowedError" in output
+    assert "HTTP 405" in output
+    assert "PATCH /cloud/v1/projects/{project_id}" in output
+    assert "use_patch=True" in output
+    assert emulator.gcore_key not in output
+
+    emulator.clear_journal()
+    patched = run_dag(dag_source("gcore_replace_use_patch", use_patch=True), "gcore_replace_use_patch")
+
+    assert patched.failures == {}
+    project = emulator.gcore_project(PID)
+    assert (project["name"], project["description"]) == (NEW_NAME, NEW_DESCRIPTION)
+    assert patched.xcom("replace") == project
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
+    assert emulator.requests(api="gcore", method="PATCH")[0].body == {"name": NEW_NAME, "description": NEW_DESCRIPTION}
+
+
+def test_a_409_that_is_not_a_lock_fails_at_once(
+    emulator: ProjectsEmulator,
+    run_dag: Callable[..., DagRunReport],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # "default" is project 1's name: the emulator answers 409 ConflictError without a lock message.
+    report = run_dag(dag_source("gcore_replace_name_taken", name="default"), "gcore_replace_name_taken")
+
+    assert report.failures == {"replace": "failed"}
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH), ("GET", PROJECT_PATH)]
+    assert emulator.gcore_project(PID)["name"] == "analytics"
+    captured = capsys.readouterr()
+    output = "\n".join([captured.out, captured.err, caplog.text])
+    assert "UnexpectedStatusError" in output
+    assert "Project with name `default` already exists." in output
