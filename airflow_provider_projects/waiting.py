@@ -30,6 +30,8 @@ TRANSIENT_ERRORS: Final = (ServerError, ApiUnreachableError, RateLimitedError, I
 #: Gcore publishes no rate limit for polling; its docs recommend 5-30 s and its SDK polls every 3 s.
 DEFAULT_POLL_INTERVAL: Final = 10.0
 DEFAULT_MAX_CONSECUTIVE_ERRORS: Final = 5
+#: The longest pause of a watch that never ends (an AssetWatcher) while its polls keep failing.
+MAX_WATCH_PAUSE: Final = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ def wait_until(
     clock: Callable[[], float],
     max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
     what: str = "resource",
+    failed_polls: int = 0,
 ) -> WaitSteps[T]:
     """Poll until ``is_done(value)``; end at ``deadline`` (a ``clock()`` reading) at the latest.
 
@@ -72,7 +75,7 @@ def wait_until(
     restart) still reports a lock that cleared meanwhile instead of a timeout.
     """
     polls = 0
-    failures = 0
+    failures = failed_polls  # failures in a row carried over (a sensor's failed poke before it deferred)
     while True:
         outcome = yield Poll()
         polls += 1
@@ -116,3 +119,29 @@ def run_blocking(steps: WaitSteps[T], poll: Callable[[], T], sleep: Callable[[fl
                 step = steps.send(None)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+
+def watch_pause(
+    error: ProjectsApiError | None,
+    failures: int,
+    *,
+    poll_interval: float,
+    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+) -> float:
+    """The pause after one poll of a watch that never ends (it has no deadline and no final error).
+
+    ``failures`` counts failed polls in a row, this one included. A healthy poll, and up to
+    ``max_consecutive_errors`` transient failures, wait ``poll_interval`` (longer if a 429 asked
+    for it). Past that tolerance, or after an error polling cannot fix (401, 403, 404), the pause
+    doubles per failure up to :data:`MAX_WATCH_PAUSE`: the watch keeps going, since ending it would
+    only make the triggerer start it again at once, but it stops pressing a failing API.
+    """
+    pause = poll_interval
+    if error is None:
+        return pause
+    if isinstance(error, RateLimitedError) and error.retry_after:
+        pause = max(pause, error.retry_after)
+    over = failures if not isinstance(error, TRANSIENT_ERRORS) else failures - max_consecutive_errors
+    if over > 0:
+        pause = max(pause, min(poll_interval * 2 ** min(over, 16), max(poll_interval, MAX_WATCH_PAUSE)))
+    return pause

@@ -114,12 +114,14 @@ class GcoreReplaceProjectOperator(BaseOperator):
     ) -> dict[str, Any]:
         """Resume after a deferred lock wait: judge the wait, then read and write again.
 
-        ``deadline`` comes back from the deferral's kwargs. ``dag.test()`` (Airflow 3.3) resumes
-        with the event alone, dropping them; the wait then gets a fresh ``lock_timeout``.
+        ``deadline`` comes back from the deferral's kwargs and, as a fallback, in the event itself:
+        ``dag.test()`` (Airflow 3.3) resumes with the event alone, dropping the kwargs. Only an event
+        from an older trigger without it restarts the clock with a fresh ``lock_timeout``.
         """
         self._judge_wait(event.get("status", "error"), event.get("task"), event)
         if deadline is None:
-            deadline = self._clock() + self.lock_timeout
+            carried = event.get("deadline")
+            deadline = float(carried) if isinstance(carried, int | float) else self._clock() + self.lock_timeout
         return self._replace(deadline=deadline)
 
     def _replace(self, *, deadline: float) -> dict[str, Any]:

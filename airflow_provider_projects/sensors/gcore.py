@@ -25,6 +25,14 @@ DEFAULT_SENSOR_TIMEOUT: Final = 2 * 60 * 60.0
 DEFAULT_POKE_INTERVAL: Final = 10.0
 #: Room left for the trigger's own timeout event before Airflow's deferral timeout would fire.
 DEFER_MARGIN: Final = 120.0
+#: Task state store key of what a wait in reschedule mode has seen so far.
+STATE_KEY: Final = "gcore_sensor_wait"
+
+
+def _try_number(context: Context) -> int | None:
+    ti: Any = context.get("ti")
+    number = getattr(ti, "try_number", None)
+    return number if isinstance(number, int) else None
 
 
 class _GcoreSensor(BaseSensorOperator):
@@ -40,11 +48,15 @@ class _GcoreSensor(BaseSensorOperator):
         timeout: float = DEFAULT_SENSOR_TIMEOUT,
         **kwargs: Any,
     ) -> None:
+        interval = poke_interval.total_seconds() if isinstance(poke_interval, timedelta) else poke_interval
+        # 0 is fine for Airflow, not for an API: a wait would poll back to back for hours.
+        validation.positive_seconds(interval, "poke_interval")
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.gcore_conn_id = gcore_conn_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.max_consecutive_errors = max_consecutive_errors
+        self.max_consecutive_errors = validation.error_count(max_consecutive_errors, "max_consecutive_errors")
         self._failed_polls = 0
+        self._restored = False
         self._hook: GcoreHook | None = None
 
     @property
@@ -58,6 +70,12 @@ class _GcoreSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue | bool:
         from airflow_provider_projects.waiting import TRANSIENT_ERRORS
 
+        if self.reschedule and not self._restored:
+            # Reschedule mode runs every poke in a fresh sensor: what earlier pokes saw (failed polls
+            # in a row, the lock holder) comes back from the task state store.
+            self._restored = True
+            self.restore_state(self._read_state(context))
+        before = self.wait_state()
         try:
             result = self.check(context)
         except TRANSIENT_ERRORS as error:
@@ -68,9 +86,51 @@ class _GcoreSensor(BaseSensorOperator):
             self.log.warning(
                 "Poll failed (%d in a row, tolerating %d): %s", self._failed_polls, self.max_consecutive_errors, error
             )
-            return False
-        self._failed_polls = 0
+            result = False
+        else:
+            self._failed_polls = 0
+        if self.reschedule:
+            if isinstance(result, PokeReturnValue) and result.is_done:
+                if any(before.values()):
+                    self._write_state(context, None)
+            elif self.wait_state() != before:
+                self._write_state(context, self.wait_state())
         return result
+
+    # -- what a wait has seen so far, kept across reschedules --------------------------------------
+
+    def wait_state(self) -> dict[str, Any]:
+        """What the wait has seen so far (JSON-safe; falsy values mean nothing to keep)."""
+        return {"failed_polls": self._failed_polls}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`wait_state` returned in an earlier poke."""
+        self._failed_polls = int(state.get("failed_polls") or 0)
+
+    def _read_state(self, context: Context) -> dict[str, Any]:
+        store: Any = context.get("task_state_store")
+        if store is None:
+            return {}
+        try:
+            state = store.get(STATE_KEY)
+        except Exception as error:  # an Airflow without a task state store API: each poke starts afresh
+            self.log.debug("Cannot read the task state store: %s", error)
+            return {}
+        if not isinstance(state, dict) or state.get("try_number") != _try_number(context):
+            return {}  # nothing kept, or kept by an earlier try of this task
+        return state
+
+    def _write_state(self, context: Context, state: dict[str, Any] | None) -> None:
+        store: Any = context.get("task_state_store")
+        if store is None:
+            return
+        try:
+            if state is None:
+                store.delete(STATE_KEY)
+            else:
+                store.set(STATE_KEY, {**state, "try_number": _try_number(context)})
+        except Exception as error:
+            self.log.debug("Cannot write the task state store: %s", error)
 
     def check(self, context: Context) -> PokeReturnValue | bool:
         """One poll: done (with the XCom value) or not yet."""
@@ -86,9 +146,12 @@ class _GcoreSensor(BaseSensorOperator):
         first = self.poke(context)
         if isinstance(first, PokeReturnValue) and first.is_done:
             return first.xcom_value
-        deadline = time.time() + self.timeout
+        now = time.time()
+        trigger = self.make_trigger(now + self.timeout)
+        trigger.first_poll_at = now + self.poke_interval  # the poke above was this interval's poll
+        trigger.failed_polls = self._failed_polls  # a failed poke counts against the tolerance too
         self.defer(
-            trigger=self.make_trigger(deadline),
+            trigger=trigger,
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + DEFER_MARGIN),
         )
@@ -151,6 +214,14 @@ class GcoreProjectUnlockedSensor(_GcoreSensor):
         return PokeReturnValue(
             is_done=True, xcom_value=self.finish(context, {"project": project.to_xcom(), "lock_task": lock_task})
         )
+
+    def wait_state(self) -> dict[str, Any]:
+        return {**super().wait_state(), "lock_task_id": self._lock_task_id}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        super().restore_state(state)
+        lock_task_id = state.get("lock_task_id")
+        self._lock_task_id = lock_task_id if isinstance(lock_task_id, str) else None
 
     def make_trigger(self, deadline: float) -> GcoreWaitTrigger:
         from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger
