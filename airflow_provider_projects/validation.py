@@ -8,6 +8,7 @@ naming the field and the rule.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from typing import Any, Final
@@ -19,7 +20,9 @@ from airflow_provider_projects.unset import NOT_SET, NotSet
 # letter or digit, ends with a letter, digit, dot or underscore.
 GCORE_NAME_PATTERN: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z 0-9._\-]{1,61}[a-zA-Z0-9._]$")
 GCORE_DESCRIPTION_MAX: Final = 255
-_DIGITS: Final = re.compile(r"^[0-9]+$")
+_DIGITS: Final = re.compile(r"[0-9]+")
+#: The hyphenated 8-4-4-4-12 form the APIs hand out (uuid.UUID alone also takes "urn:..." and other shapes).
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SHOWN_CHARS: Final = 60
 
 
@@ -40,7 +43,7 @@ def gcore_project_id(value: Any, field: str = "project_id") -> int:
         raise _refuse(field, rule, value)
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and _DIGITS.match(value):
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
         number = int(value)
     else:
         raise _refuse(field, rule, value)
@@ -135,17 +138,21 @@ def gcai_update_body(
 
 def positive_seconds(value: Any, field: str) -> float:
     """A duration in seconds that must be greater than zero."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise _refuse(field, "must be a number of seconds greater than 0", value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise _refuse(field, "must be a finite number of seconds greater than 0", value)
     return float(value)
+
+
+def error_count(value: Any, field: str) -> int:
+    """A number of tolerated failures: a whole number, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _refuse(field, "must be a whole number, 0 or more", value)
+    return value
 
 
 def _uuid_text(value: Any, field: str) -> str:
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, str) and len(value) == 36:
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            pass
+    if isinstance(value, str) and _UUID.fullmatch(value):
+        return str(uuid.UUID(value))
     raise _refuse(field, "must be a UUID like '3c90c3cc-0d44-4b50-8888-8dd25736052a'", value)

@@ -103,6 +103,35 @@ class ProjectsApiHook(BaseHook):
             log=self.log.warning,
         )
 
+    def _fetch_connection(self) -> tuple[Connection, dict[str, Any]]:
+        try:
+            conn = self.get_connection(self.conn_id)
+        except AirflowNotFoundException:
+            raise self._missing_connection() from None
+        return conn, conn.extra_dejson
+
+    async def _afetch_connection(self) -> tuple[Connection, dict[str, Any]]:
+        try:
+            conn = await _aget_connection(self.conn_id)
+        except AirflowNotFoundException:
+            raise self._missing_connection() from None
+        aextra = getattr(conn, "aextra_dejson", None)
+        return conn, (await aextra() if aextra is not None else conn.extra_dejson)
+
+    def _checked_settings(self, fetched: tuple[Connection, dict[str, Any]]) -> ConnectionSettings:
+        """:meth:`settings_from`, raising its errors without the frames that held the connection.
+
+        Airflow's ``Connection`` repr shows the password, and a traceback keeps every frame's
+        locals: a logger or error tracker that renders them would print the key. The callers
+        pass the fetched connection straight in, so no frame above this one holds it either.
+        """
+        try:
+            return self.settings_from(*fetched)
+        except ConnectionSetupError as error:
+            problem = error
+        del fetched
+        raise problem.with_traceback(None) from None
+
     def check_key(self, key: str, warn: Callable[[str], None]) -> None:
         """Per-API key checks (warnings only: a key format may change before our rules do)."""
 
@@ -122,11 +151,7 @@ class ProjectsApiHook(BaseHook):
         from airflow.sdk.log import mask_secret
 
         if self._settings is None:
-            try:
-                conn = self.get_connection(self.conn_id)
-            except AirflowNotFoundException:
-                raise self._missing_connection() from None
-            self._settings = self.settings_from(conn, conn.extra_dejson)
+            self._settings = self._checked_settings(self._fetch_connection())
         mask_secret(self._settings.api_key.reveal())
         if self._sleep is None:
             return SyncTransport(self._core(self._settings))
@@ -141,13 +166,7 @@ class ProjectsApiHook(BaseHook):
         if self._async_transport is not None:
             return self._async_transport
         if self._settings is None:
-            try:
-                conn = await _aget_connection(self.conn_id)
-            except AirflowNotFoundException:
-                raise self._missing_connection() from None
-            aextra = getattr(conn, "aextra_dejson", None)
-            extra = await aextra() if aextra is not None else conn.extra_dejson
-            self._settings = self.settings_from(conn, extra)
+            self._settings = self._checked_settings(await self._afetch_connection())
         core = self._core(self._settings)
         self._async_transport = (
             AsyncTransport(core) if self._async_sleep is None else AsyncTransport(core, sleep=self._async_sleep)
@@ -207,6 +226,13 @@ def read_settings(
             f"key the way {api} expects it, so that word was removed. Store the key alone."
         )
         key = key[prefix.end() :]
+    if any(not 0x21 <= ord(char) <= 0x7E for char in key):
+        # A line break or a non-ASCII character cannot go in an HTTP header; the HTTP libraries
+        # would fail with the whole header, key included, in their error text. Never echo it.
+        raise ConnectionSetupError(
+            f"Connection {conn_id!r}: the {api} API key contains a space, a line break, a control or a "
+            "non-ASCII character (often a copy-paste artefact); store the key alone, exactly as issued."
+        )
     key_check(key, log)
 
     def extra_field(name: str) -> Any:

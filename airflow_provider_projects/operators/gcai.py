@@ -65,8 +65,12 @@ class GcaiUpdateProjectOperator(BaseOperator):
         self.description = description
         self.custom_instructions = custom_instructions
         self.gcai_conn_id = gcai_conn_id
-        if not any(is_template(value) for value in self._changes().values()):
-            self._body()  # literal values: refuse a bad or empty update when the DAG is parsed
+        # Literal values are checked when the DAG is parsed, each on its own (a templated neighbour
+        # waits for rendering); an update with nothing at all to send is refused here too.
+        changes = self._changes()
+        literal = {field: NOT_SET if is_template(value) else value for field, value in changes.items()}
+        if any(value is not NOT_SET for value in literal.values()) or not any(map(is_template, changes.values())):
+            validation.gcai_update_body(**literal)
 
     def _changes(self) -> dict[str, Any]:
         return {field: getattr(self, field) for field in _FIELDS}

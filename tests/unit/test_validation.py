@@ -233,7 +233,7 @@ def test_positive_seconds_valid(value: Any, expected: float) -> None:
 @pytest.mark.parametrize("value", [0, -1, 0.0, True, "5", None, float("nan")])
 def test_positive_seconds_invalid(value: Any) -> None:
     error = refused(validation.positive_seconds, value, "poke_interval")
-    assert (error.field, error.rule) == ("poke_interval", "must be a number of seconds greater than 0")
+    assert (error.field, error.rule) == ("poke_interval", "must be a finite number of seconds greater than 0")
 
 
 # -- NOT_SET --------------------------------------------------------------------------------------

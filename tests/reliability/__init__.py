@@ -1,0 +1,1 @@
+"""Reliability and security suite: fault matrix, restarts, secrets audit, bad input."""
