@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow_provider_projects import validation
 from airflow_provider_projects.links import GcaiProjectLink
 from airflow_provider_projects.operators._common import describe_change, is_template
+from airflow_provider_projects.operators._write_guard import WriteGuard
 from airflow_provider_projects.unset import NOT_SET, NotSet
 
 if TYPE_CHECKING:
@@ -79,13 +80,27 @@ class GcaiUpdateProjectOperator(BaseOperator):
         return validation.gcai_update_body(**self._changes())
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_projects.errors import ConcurrentChangeError
         from airflow_provider_projects.hooks.gcai import GcaiHook
 
         project_id = validation.gcai_project_id(self.project_id)
         body = self._body()
         hook: GcaiHook = GcaiHook(self.gcai_conn_id)
+        guard = WriteGuard.for_context(context)
         try:
+            earlier = guard.earlier_write()
+            if earlier is not None and earlier.get("desired") == body:
+                try:
+                    settled = self._settle_earlier_write(hook, project_id, body, earlier)
+                except ConcurrentChangeError:
+                    guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
+                    raise
+                if settled is not None:
+                    guard.finish()
+                    return settled
+            guard.begin(desired=body, before=None)
             project = hook.update_project(project_id, **self._changes()).to_xcom()
+            guard.finish()
         finally:
             hook.close()  # the keep-alive session is not reused after this one call
         sent = tuple(body)
@@ -95,3 +110,34 @@ class GcaiUpdateProjectOperator(BaseOperator):
             summary += f"; {', '.join(kept)} left as they were"
         self.log.info("GC AI project %s: %s", project_id, summary)
         return project
+
+    def _settle_earlier_write(
+        self, hook: GcaiHook, project_id: str, body: dict[str, Any], earlier: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """An earlier try crashed with this PATCH in flight: read once before sending it again.
+
+        Returns the project if the change is already in place (nothing to send), ``None`` if it is
+        safe to send; raises if the project changed after that try began, since sending again
+        would overwrite a newer change. GC AI's ``updated_at`` (server clock) is compared with the
+        worker's clock at that try's start: a worker clock running ahead of GC AI's by some
+        seconds could miss a change made within those seconds.
+        """
+        from datetime import datetime
+
+        from airflow_provider_projects.errors import ConcurrentChangeError
+
+        project = hook.get_project(project_id)
+        if {field: getattr(project, field) for field in body} == body:
+            self.log.info("GC AI project %s already holds this change (an earlier try applied it)", project_id)
+            return project.to_xcom()
+        try:
+            changed = datetime.fromisoformat(project.updated_at) > datetime.fromisoformat(earlier["started_at"])
+        except (KeyError, TypeError, ValueError):
+            changed = True  # cannot tell: the safe answer is not to overwrite
+        if not changed:
+            return None
+        raise ConcurrentChangeError(
+            f"GC AI project {project_id} was updated at {project.updated_at}, after try "
+            f"{earlier.get('try_number')} of this task started sending {body}. Not overwriting a newer "
+            "change; clear the task to apply this one anyway."
+        )

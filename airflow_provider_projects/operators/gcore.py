@@ -18,7 +18,7 @@ from airflow_provider_projects.links import GcoreProjectLink
 from airflow_provider_projects.operators._common import default_deferrable, describe_change, is_template
 
 if TYPE_CHECKING:
-    from airflow_provider_projects.errors import ProjectsApiError
+    from airflow_provider_projects.errors import ConcurrentChangeError, ProjectsApiError
     from airflow_provider_projects.hooks.gcore import GcoreHook
     from airflow_provider_projects.models.gcore import GcoreTask
 
@@ -107,7 +107,7 @@ class GcoreReplaceProjectOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self._rendered()
-        return self._replace(deadline=self._clock() + self.lock_timeout)
+        return self._replace(context, deadline=self._clock() + self.lock_timeout)
 
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline: float | None = None
@@ -122,12 +122,16 @@ class GcoreReplaceProjectOperator(BaseOperator):
         if deadline is None:
             carried = event.get("deadline")
             deadline = float(carried) if isinstance(carried, int | float) else self._clock() + self.lock_timeout
-        return self._replace(deadline=deadline)
+        return self._replace(context, deadline=deadline)
 
-    def _replace(self, *, deadline: float) -> dict[str, Any]:
+    def _replace(self, context: Context, *, deadline: float) -> dict[str, Any]:
         from airflow_provider_projects.errors import LockConflictError
+        from airflow_provider_projects.operators._write_guard import WriteGuard
 
         project_id, name, description = self._rendered()
+        desired = {"name": name, "description": description}
+        guard = WriteGuard.for_context(context)
+        earlier = guard.earlier_write()
         ended: set[str] = set()  # lock holders already waited for to their end
         while True:
             before = self.hook.get_project(project_id) if self.check_lock else None
@@ -135,9 +139,18 @@ class GcoreReplaceProjectOperator(BaseOperator):
                 self.log.info("Gcore project %s is locked by task %s; waiting", project_id, before.task_id)
                 self._wait(before.task_id, deadline, ended)
                 continue
-            if before is not None and (before.name, before.description) == (name, description):
+            current = {"name": before.name, "description": before.description} if before is not None else None
+            if current == desired:
+                assert before is not None
                 self.log.info("Gcore project %s already has this name and description; nothing sent", project_id)
+                guard.finish()
                 return before.to_xcom()
+            if earlier is not None and current is not None:
+                refusal = _changed_since(project_id, earlier, desired, current)
+                if refusal is not None:
+                    guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
+                    raise refusal
+            guard.begin(desired=desired, before=current)
             try:
                 after = self.hook.replace_project(
                     project_id, name=name, description=description, use_patch=self.use_patch
@@ -147,6 +160,7 @@ class GcoreReplaceProjectOperator(BaseOperator):
                 self.log.info("Gcore project %s was locked meanwhile (task %s); waiting", project_id, holder)
                 self._wait(holder, deadline, ended)
                 continue
+            guard.finish()
             result = after.to_xcom()
             old = before.to_xcom() if before is not None else None
             self.log.info("Gcore project %s: %s", project_id, describe_change(old, result, ("name", "description")))
@@ -250,3 +264,23 @@ class GcoreReplaceProjectOperator(BaseOperator):
             if self.fail_on_lock_error:
                 raise GcoreTaskFailedError(message, task_id=str(task.get("id")), task_error=task.get("error"))
             self.log.warning("%s; the lock is gone, so the replace goes ahead", message)
+
+
+def _changed_since(
+    project_id: int, earlier: dict[str, Any], desired: dict[str, Any], current: dict[str, Any]
+) -> ConcurrentChangeError | None:
+    """An earlier try crashed with this write in flight: has someone changed the project since?
+
+    If that write was applied, the project now holds ``desired`` (the caller handles that); if it
+    was not, the project still holds what that try started from. Anything else is someone else's
+    newer change, which a blind retry would overwrite.
+    """
+    from airflow_provider_projects.errors import ConcurrentChangeError
+
+    if earlier.get("desired") != desired or earlier.get("before") in (None, current):
+        return None
+    return ConcurrentChangeError(
+        f"Gcore project {project_id} changed since try {earlier.get('try_number')} of this task started "
+        f"writing {desired}: it held {earlier.get('before')} then and holds {current} now. Not "
+        "overwriting a newer change; clear the task to apply this one anyway."
+    )
