@@ -39,21 +39,21 @@ CHROMIUM_ARGS = [
 BROWSER_TIMEOUT_MS = 30_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui_emulator() -> Iterator[ProjectsEmulator]:
-    """Both emulated APIs on 127.0.0.1, for the whole session (tests clear the journal as needed)."""
+    """Both emulated APIs on 127.0.0.1, for the tests/ui package (tests clear the journal as needed)."""
     with ProjectsEmulator() as emu:
         yield emu
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     """``test-artifacts/ui/`` in the repo (gitignored): screenshots and the api-server log."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_server(artifacts: Path) -> Iterator[ApiServer]:
     """``airflow api-server`` on a free port of 127.0.0.1, no login needed; its log is kept as an artifact."""
     home = Path(tempfile.mkdtemp(prefix="ui-airflow-home-"))
@@ -68,7 +68,7 @@ def api_server(artifacts: Path) -> Iterator[ApiServer]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context() -> Iterator[BrowserContext]:
     """Debian's headless Chromium driven by Playwright, with a fresh user-data-dir."""
     if not os.access(CHROMIUM, os.X_OK):
