@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -29,7 +29,13 @@ from airflow_provider_projects._http.core import (
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Connections per event loop, and requests in flight at once. Keep-alive equals the maximum on
+#: purpose: httpcore closes a finished connection whenever the pool holds more connections than
+#: ``max_keepalive_connections``, so a smaller figure made a busy triggerer reconnect per request.
+POOL_SIZE: Final = 32
+
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def shared_client() -> httpx.AsyncClient:
@@ -39,10 +45,23 @@ def shared_client() -> httpx.AsyncClient:
     if client is None or client.is_closed:
         client = httpx.AsyncClient(
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
         )
         _clients[loop] = client
     return client
+
+
+def _slot() -> asyncio.Semaphore:
+    """The running loop's limit on requests in flight.
+
+    Waits queue here, where waiting costs nothing, rather than inside httpx's pool, which rescans
+    its whole queue on every request and would fail a request queued past the pool timeout.
+    """
+    loop = asyncio.get_running_loop()
+    slot = _in_flight.get(loop)
+    if slot is None:
+        slot = _in_flight[loop] = asyncio.Semaphore(POOL_SIZE)
+    return slot
 
 
 class AsyncTransport:
@@ -94,9 +113,10 @@ class AsyncTransport:
         client = self._client or shared_client()
         timeout = httpx.Timeout(request.timeout.read, connect=request.timeout.connect)
         try:
-            answer = await client.request(
-                request.method, request.url, headers=request.headers, content=request.body, timeout=timeout
-            )
+            async with _slot():
+                answer = await client.request(
+                    request.method, request.url, headers=request.headers, content=request.body, timeout=timeout
+                )
             return Response(answer.status_code, answer.headers, answer.content)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return TransportFailure.of(FailureKind.CONNECT, exc)
