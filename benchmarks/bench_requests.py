@@ -1,0 +1,228 @@
+"""Section 4: how many HTTP requests each common operation sends, read from the emulator's journal.
+
+Operators and sensors run their real ``execute``/``poke`` code against the emulator (in this
+process: counts, not timings, are measured). Waits never sleep for real: the injectable sleeps
+count the pauses and end the lock (``finish_task``) just before the N-th poll, so "a lock of N
+polls" is exact. A deferred task is resumed the way Airflow does it: the trigger from
+``TaskDeferred`` is run to its event, which is handed to the method named in the deferral.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Final, cast
+
+from common import heading, table, verdict
+
+GCAI_NEW_DESCRIPTION: Final = "Updated by the benchmark"
+
+
+class _TaskInstance:
+    """The one thing the sensors use from ``context["ti"]``."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def _context() -> Any:
+    from airflow.sdk import Context
+
+    return cast(Context, {"ti": _TaskInstance()})
+
+
+class _Lock:
+    """A lock on a project that ends just before the N-th poll (sleeps are counted, not slept)."""
+
+    def __init__(self, emu: Any, project_id: int, polls: int) -> None:
+        self.emu = emu
+        self.polls = polls
+        self.pauses = 0
+        self.task_id: str = emu.lock_gcore_project(project_id)
+
+    def pause(self) -> None:
+        self.pauses += 1
+        if self.pauses == self.polls - 1:
+            self.emu.finish_task(self.task_id)
+
+    def sleep(self, _seconds: float) -> None:
+        self.pause()
+
+    async def async_sleep(self, _seconds: float) -> None:
+        self.pause()
+
+
+def _resume(task: Any, deferred: Any, lock: _Lock, context: Any) -> Any:
+    """Run the deferral's trigger to its event (pauses go to ``lock``), then the resume method."""
+    trigger = deferred.trigger
+    trigger.sleep = lock.async_sleep
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            payload: dict[str, Any] = event.payload
+            return payload
+        raise AssertionError("no event")
+
+    event = asyncio.run(first_event())
+    return getattr(task, deferred.method_name)(context, event, **(deferred.kwargs or {}))
+
+
+def _kinds(emu: Any) -> tuple[int, str]:
+    """Total requests since the journal was cleared, and a breakdown like ``GET project x2, PUT x1``."""
+    counts: Counter[str] = Counter()
+    for entry in emu.requests():
+        what = "task" if "/tasks/" in entry.path else "project"
+        counts[f"{entry.method} {what}"] += 1
+    total = sum(counts.values())
+    return total, ", ".join(f"{name} x{n}" for name, n in sorted(counts.items()))
+
+
+def run() -> dict[str, Any]:
+    heading("4. Requests per operation (emulator journal)")
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_provider_projects.emulator import ProjectsEmulator
+    from airflow_provider_projects.operators.gcai import GcaiUpdateProjectOperator
+    from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
+    from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
+
+    rows: list[list[object]] = []
+    logs: list[str] = []
+    all_ok = True
+    with ProjectsEmulator() as emu:
+        os.environ.update(emu.airflow_connection_env())
+        counter = iter(range(1, 1_000_000))
+
+        def project() -> int:
+            return emu.add_gcore_project(f"ops-{next(counter):04d}", description="before")
+
+        def measure(label: str, expected: int, formula: str, action: Callable[[], object]) -> None:
+            nonlocal all_ok
+            emu.clear_journal()
+            output = io.StringIO()
+            with contextlib.redirect_stdout(output):  # the Task SDK logs to stdout
+                action()
+            logs.extend(
+                line
+                for line in output.getvalue().splitlines()
+                if line.strip() and "cannot be called outside of the Task Runner" not in line
+            )
+            total, breakdown = _kinds(emu)
+            ok = total == expected
+            all_ok = all_ok and ok
+            rows.append([label, total, formula, breakdown, verdict(ok)])
+
+        def replace(project_id: int, **kwargs: Any) -> GcoreReplaceProjectOperator:
+            return GcoreReplaceProjectOperator(
+                task_id=f"replace_{project_id}", project_id=project_id, name=f"renamed-{project_id}", **kwargs
+            )
+
+        def replace_unlocked(**kwargs: Any) -> Callable[[], object]:
+            return lambda: replace(project(), deferrable=False, **kwargs).execute(_context())
+
+        def replace_same() -> object:
+            pid = project()
+            current = emu.gcore_project(pid)
+            task = GcoreReplaceProjectOperator(
+                task_id="same", project_id=pid, name=current["name"], description=current["description"]
+            )
+            return task.execute(_context())
+
+        measure("replace, unlocked project (check_lock=True, default)", 2, "2", replace_unlocked())
+        measure("replace, unlocked project, check_lock=False", 1, "1", replace_unlocked(check_lock=False))
+        measure("replace, project already as asked (no-op)", 1, "1", replace_same)
+        measure("replace with use_patch=True, unlocked", 2, "2", replace_unlocked(use_patch=True))
+
+        for polls in (3, 10):
+
+            def blocking(polls: int = polls) -> object:
+                pid = project()
+                lock = _Lock(emu, pid, polls)
+                task = replace(pid, deferrable=False, poll_interval=1.0)
+                task._sleep = lock.sleep
+                return task.execute(_context())
+
+            def deferred(polls: int = polls) -> object:
+                pid = project()
+                lock = _Lock(emu, pid, polls)
+                task = replace(pid, deferrable=True, poll_interval=1.0)
+                context = _context()
+                try:
+                    task.execute(context)
+                except TaskDeferred as deferral:
+                    return _resume(task, deferral, lock, context)
+                raise AssertionError("the operator did not defer")
+
+            measure(f"replace after a lock of N={polls} polls, blocking wait", polls + 3, "N+3", blocking)
+            measure(f"replace after a lock of N={polls} polls, deferrable", polls + 3, "N+3", deferred)
+
+        gcai_id = emu.gcai_project_ids[0]
+        measure(
+            "GC AI update (one field)",
+            1,
+            "1",
+            lambda: GcaiUpdateProjectOperator(
+                task_id="gcai", project_id=gcai_id, description=GCAI_NEW_DESCRIPTION
+            ).execute(_context()),
+        )
+
+        for polls in (3, 10):
+
+            def unlocked_poke(polls: int = polls) -> object:
+                pid = project()
+                lock = _Lock(emu, pid, polls)
+                sensor = GcoreProjectUnlockedSensor(task_id="unlocked", project_id=pid, deferrable=False)
+                context = _context()
+                for _ in range(polls):
+                    if sensor.poke(context):
+                        return True
+                    lock.sleep(1.0)
+                raise AssertionError("the lock did not clear")
+
+            def unlocked_deferred(polls: int = polls) -> object:
+                pid = project()
+                lock = _Lock(emu, pid, polls)
+                sensor = GcoreProjectUnlockedSensor(task_id="unlocked", project_id=pid, deferrable=True)
+                context = _context()
+                try:
+                    sensor.execute(context)
+                except TaskDeferred as deferral:
+                    # The worker's poke was poll 1; the trigger pauses one interval (first_poll_at)
+                    # before its first poll, so its polls are 2..N and every pause is counted.
+                    return _resume(sensor, deferral, lock, context)
+                raise AssertionError("the sensor did not defer")
+
+            def task_poke(polls: int = polls) -> object:
+                pid = project()
+                lock = _Lock(emu, pid, polls)
+                sensor = GcoreTaskSensor(task_id="task", gcore_task_id=lock.task_id, deferrable=False)
+                context = _context()
+                for _ in range(polls):
+                    if sensor.poke(context):
+                        return True
+                    lock.sleep(1.0)
+                raise AssertionError("the task did not end")
+
+            measure(f"project-unlocked sensor, N={polls} polls, poke mode", polls + 1, "N+1", unlocked_poke)
+            measure(f"project-unlocked sensor, N={polls} polls, deferrable", polls + 1, "N+1", unlocked_deferred)
+            measure(f"task sensor, N={polls} polls, poke mode", polls, "N", task_poke)
+
+    table(["operation", "requests", "expected", "breakdown (journal)", ""], rows)
+    print(
+        "  N = polls that saw the lock or the running task, the last one seeing it gone. The +1 of the\n"
+        "  project sensor is one read of the lock holder at the end (XCom lock_task, ERROR check); the +3\n"
+        "  of a replace after a lock: the first read, a re-read after the wait, the write."
+    )
+    print(f"  every count as expected: {verdict(all_ok)}")
+    if logs:
+        print(f"  log lines at WARNING or above while measuring ({len(logs)}), first 5:")
+        for line in logs[:5]:
+            print("    " + line[:200])
+    return {"all_ok": all_ok}
