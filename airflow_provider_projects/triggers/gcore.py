@@ -377,7 +377,7 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
     # -- the lock holder in the asset state store (best effort: memory is the fallback) ------------
 
     async def _recall(self) -> str | None:
-        store = self.asset_state_store
+        store = getattr(self, "asset_state_store", None)  # Airflow 3.3+
         if store is None:
             return None
         try:
@@ -389,7 +389,7 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
         return value if isinstance(value, str) and value else None
 
     async def _remember(self, task_id: str) -> None:
-        store = self.asset_state_store
+        store = getattr(self, "asset_state_store", None)  # Airflow 3.3+
         if store is not None:
             try:
                 await store.aset(self.state_key, task_id)
@@ -398,7 +398,7 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
                 self.asset_state_store = None
 
     async def _forget(self) -> None:
-        store = self.asset_state_store
+        store = getattr(self, "asset_state_store", None)  # Airflow 3.3+
         if store is not None:
             try:
                 await store.adelete(self.state_key)

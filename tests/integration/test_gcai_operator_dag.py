@@ -8,12 +8,18 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import airflow
 import pytest
+from packaging.version import Version
 
 from airflow_provider_projects.emulator import ProjectsEmulator, gcai_state
 from airflow_provider_projects.emulator.dagtest import DagRunReport
 
 pytestmark = pytest.mark.integration
+
+
+#: Behaviour these tests pin that Airflow 3.2 does not have (see each skip's reason).
+BEFORE_AIRFLOW_3_3 = Version(airflow.__version__).release < (3, 3)
 
 HEADER = """
 from datetime import datetime
@@ -161,6 +167,10 @@ def test_org_key_on_an_access_controlled_project_fails_with_no_write_access(
     assert emulator.gcai_org_key not in out + err
 
 
+@pytest.mark.skipif(
+    BEFORE_AIRFLOW_3_3,
+    reason="Airflow 3.2 dag.test() takes ~2.5 s per task: 3 requests/2 s never trips (parallel test covers it)",
+)
 def test_mapped_update_survives_the_rate_limit(
     emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport], writes: Counter[str]
 ) -> None:

@@ -14,13 +14,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import airflow
 import pytest
+from packaging.version import Version
 
 from airflow_provider_projects.emulator import ProjectsEmulator, RecordedRequest
 from airflow_provider_projects.emulator.dagtest import DagRunReport
 from airflow_provider_projects.triggers import gcore as gcore_triggers
 
 pytestmark = pytest.mark.integration
+
+
+#: Behaviour these tests pin that Airflow 3.2 does not have (see each skip's reason).
+BEFORE_AIRFLOW_3_3 = Version(airflow.__version__).release < (3, 3)
 
 POLLS_WHILE_LOCKED = 3
 POKE_INTERVAL = 0.5
@@ -157,6 +163,10 @@ def test_tasks_ending_in_error_fail_the_task_sensor_and_show_in_the_lock_task_xc
     assert report.xcom("wait_unlocked")["task_id"] is None
 
 
+@pytest.mark.skipif(
+    BEFORE_AIRFLOW_3_3,
+    reason="Airflow 3.2 has no task state store: a reschedule forgets the lock holder",
+)
 def test_reschedule_mode_reports_the_lock_holder_seen_by_an_earlier_poke(
     emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]
 ) -> None:
