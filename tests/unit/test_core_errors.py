@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from requests.structures import CaseInsensitiveDict
+from samples import GCAI_ID, GCAI_PROJECT, GCORE_PROJECT, TASK_ID
 
 from airflow_provider_projects._http.core import HttpCore, Request, Response, RetryPolicy
 from airflow_provider_projects._http.dialect import Dialect, GcaiDialect, GcoreDialect
@@ -31,36 +32,12 @@ from airflow_provider_projects.models.gcore import GcoreProject, GcoreTask
 NOW = 1_700_000_000.0
 BASE = "https://api.example.test"
 GCORE_PATH = "/cloud/v1/projects/42"
-GCAI_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 GCAI_PATH = f"/projects/{GCAI_ID}"
-TASK_ID = "7244e161-664c-4afd-a34e-7003eac4d949"
 #: The exact 409 text from API_NOTES.md (trailing space included).
 LOCK_MESSAGE = (
     "Operation on resource `42` currently locked by running task `update_project` with id "
     f"`{TASK_ID}` (2026-05-01 12:00:00.123456) to prevent concurrent operations. Repeat request a little later. "
 )
-
-GCORE_PROJECT: dict[str, Any] = {
-    "id": 42,
-    "client_id": 7,
-    "name": "analytics",
-    "description": None,
-    "created_at": "2026-01-01T00:00:00",
-    "deleted_at": None,
-    "is_default": False,
-    "state": "ACTIVE",
-    "task_id": None,
-}
-GCAI_PROJECT: dict[str, Any] = {
-    "id": GCAI_ID,
-    "name": "Vendor: Acme MSA",
-    "description": None,
-    "custom_instructions": "Cite the MSA",
-    "is_access_controlled": False,
-    "my_access_level": None,
-    "created_at": "2026-01-01T00:00:00Z",
-    "updated_at": "2026-01-02T00:00:00Z",
-}
 
 
 def make_core(dialect: Dialect) -> HttpCore:

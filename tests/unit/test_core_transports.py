@@ -16,6 +16,7 @@ import pytest
 import requests
 import requests_mock as rm
 from airflow.sdk import BaseHook
+from samples import GCAI_ID, GCAI_PROJECT, GCAI_URL, GCORE_PROJECT, GCORE_URL, TASK_ID
 
 from airflow_provider_projects import __version__
 from airflow_provider_projects._http import aio
@@ -32,33 +33,8 @@ from airflow_provider_projects.models.gcai import GcaiProject
 from airflow_provider_projects.models.gcore import GcoreProject
 
 BASE = "https://api.example.test"
-GCORE_URL = "https://api.gcore.com"
-GCAI_URL = "https://app.gc.ai/api/external/v1"
 PATH = "/cloud/v1/projects/42"
-GCAI_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-TASK_ID = "7244e161-664c-4afd-a34e-7003eac4d949"
 
-GCORE_PROJECT: dict[str, Any] = {
-    "id": 42,
-    "client_id": 7,
-    "name": "analytics",
-    "description": None,
-    "created_at": "2026-01-01T00:00:00",
-    "deleted_at": None,
-    "is_default": False,
-    "state": "ACTIVE",
-    "task_id": None,
-}
-GCAI_PROJECT: dict[str, Any] = {
-    "id": GCAI_ID,
-    "name": "Vendor: Acme MSA",
-    "description": None,
-    "custom_instructions": "Cite the MSA",
-    "is_access_controlled": False,
-    "my_access_level": None,
-    "created_at": "2026-01-01T00:00:00Z",
-    "updated_at": "2026-01-02T00:00:00Z",
-}
 OK_BODY = json.dumps(GCORE_PROJECT).encode()
 LOCK_BODY = json.dumps(
     {

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests_mock as rm
+from samples import GCAI_ID, GCAI_URL, GCORE_PROJECT, GCORE_URL, TASK_ID
 
 from airflow_provider_projects._http.core import DEFAULT_TIMEOUT, RetryPolicy, Timeout
 from airflow_provider_projects.errors import ConnectionSetupError, ProjectsApiError
@@ -19,23 +20,8 @@ from airflow_provider_projects.hooks.base import ConnectionSettings, ProjectsApi
 from airflow_provider_projects.hooks.gcai import GcaiHook
 from airflow_provider_projects.hooks.gcore import GcoreHook
 
-GCORE_URL = "https://api.gcore.com"
-GCAI_URL = "https://app.gc.ai/api/external/v1"
-GCAI_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-TASK_ID = "7244e161-664c-4afd-a34e-7003eac4d949"
 SECRET = "ZZ-SECRET-7f3a9c"
 
-GCORE_PROJECT: dict[str, Any] = {
-    "id": 42,
-    "client_id": 7,
-    "name": "analytics",
-    "description": None,
-    "created_at": "2026-01-01T00:00:00",
-    "deleted_at": None,
-    "is_default": False,
-    "state": "ACTIVE",
-    "task_id": None,
-}
 GCAI_PROJECT: dict[str, Any] = {
     "id": GCAI_ID,
     "name": "Vendor: Acme MSA",
