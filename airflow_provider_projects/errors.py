@@ -3,12 +3,21 @@
 Errors that another try cannot fix (bad input, a rejected key, a missing project, a removed
 endpoint) also derive from ``AirflowFailException`` so Airflow fails the task at once instead of
 burning its retries. No error ever holds an API key or an ``Authorization`` header: messages that
-come from a server pass through :func:`redact` in the HTTP core before they reach these classes.
+come from a server pass through ``redact`` in the HTTP core before they reach these classes.
+
+A wait that fails in the triggerer hands its error to the resumed task as JSON: :meth:`to_event`
+and :meth:`ProjectsApiError.from_event` say explicitly which fields travel, per class.
 """
 
 from __future__ import annotations
 
+import copy
+from typing import Any, ClassVar
+
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+#: Every error's own fields, as they travel in an event (each class adds its ``extra_fields``).
+_BASE_FIELDS = ("status", "api_code", "api_message", "request_id", "method", "url")
 
 
 class ProjectsApiError(AirflowException):
@@ -18,6 +27,9 @@ class ProjectsApiError(AirflowException):
     refused locally), ``api_code`` the API's own error code (Gcore's ``exception_class``, GC AI's
     ``code``), ``api_message`` the API's message and ``request_id`` the id to quote to support.
     """
+
+    #: Fields of a subclass beyond the base ones, carried by :meth:`to_event` (JSON-safe values).
+    extra_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -45,23 +57,35 @@ class ProjectsApiError(AirflowException):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keep the subclass and its fields when the error crosses a process boundary.
-        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+    def with_context(self, context: str) -> ProjectsApiError:
+        """A copy of this error whose message ends with ``context`` (the original is left as it was)."""
+        amended = copy.copy(self)
+        amended.message = f"{self.message} ({context})"
+        amended.args = (amended.message,)
+        return amended
 
+    def to_event(self) -> dict[str, Any]:
+        """This error as JSON-safe values, for a trigger event."""
+        fields = {name: getattr(self, name) for name in (*_BASE_FIELDS, *self.extra_fields)}
+        return {"type": type(self).__name__, "message": self.message, "fields": fields}
 
-def _rebuild(cls: type[ProjectsApiError], message: str, state: dict[str, object]) -> ProjectsApiError:
-    error = cls.__new__(cls)
-    ProjectsApiError.__init__(error, message)
-    error.__dict__.update(state)
-    return error
+    @staticmethod
+    def from_event(event: dict[str, Any]) -> ProjectsApiError:
+        """The typed error :meth:`to_event` described (an unknown type gives the base class)."""
+        error_type = EVENT_TYPES.get(str(event.get("type")), ProjectsApiError)
+        given = event.get("fields")
+        given = given if isinstance(given, dict) else {}
+        names = (*_BASE_FIELDS, *error_type.extra_fields)
+        return error_type(str(event.get("message", "the wait failed")), **{n: given.get(n) for n in names})
 
 
 class InvalidInputError(ProjectsApiError, AirflowFailException):
     """The input broke a rule: refused before any request (``field`` and ``rule`` say which), or a 400/422."""
 
-    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None, **kwargs: object):
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    extra_fields = ("field", "rule")
+
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.field = field
         self.rule = rule
 
@@ -79,15 +103,17 @@ class NotFoundError(ProjectsApiError, AirflowFailException):
 
 
 class MethodNotAllowedError(ProjectsApiError, AirflowFailException):
-    """The endpoint no longer accepts this method (405), e.g. Gcore's deprecated ``PUT``."""
+    """The endpoint does not accept this method (405), e.g. Gcore's PUT after its removal."""
 
 
 class LockConflictError(ProjectsApiError):
-    """Gcore answered 409: a running task holds a lock on the resource.
+    """Gcore answered 409 naming the running task that holds a lock on the resource.
 
-    ``task_id`` is the lock holder parsed from the message (``None`` if the message had another
-    shape), so a caller can wait for that task and write again.
+    ``task_id`` is that task (always set: a 409 naming no holder is a :class:`ConflictError`),
+    so a caller can wait for it and write again.
     """
+
+    extra_fields = ("task_id", "task_type", "resource_id")
 
     def __init__(
         self,
@@ -96,19 +122,29 @@ class LockConflictError(ProjectsApiError):
         task_id: str | None = None,
         task_type: str | None = None,
         resource_id: str | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)
         self.task_id = task_id
         self.task_type = task_type
         self.resource_id = resource_id
 
 
+class ConflictError(ProjectsApiError):
+    """A 409 that names no lock holder (another conflict, or a lock in words this provider does not know).
+
+    Nothing was written. Waiting cannot be aimed at a task, so the error ends the call; an Airflow
+    retry reads the project again and waits if a lock shows by then.
+    """
+
+
 class RateLimitedError(ProjectsApiError):
     """429 after the retries ran out, or with a ``Retry-After`` longer than the allowed wait."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    extra_fields = ("retry_after",)
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
 
@@ -131,8 +167,10 @@ class UnexpectedStatusError(ProjectsApiError):
 class GcoreTaskFailedError(ProjectsApiError, AirflowFailException):
     """A Gcore task this provider waited on ended in ``ERROR``; ``task_error`` is the task's ``error`` text."""
 
-    def __init__(self, message: str, *, task_id: str, task_error: str | None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    extra_fields = ("task_id", "task_error")
+
+    def __init__(self, message: str, *, task_id: str | None = None, task_error: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
         self.task_id = task_id
         self.task_error = task_error
 
@@ -143,3 +181,27 @@ class LockWaitTimeoutError(ProjectsApiError):
 
 class ConcurrentChangeError(ProjectsApiError, AirflowFailException):
     """A retried task found the project changed by someone else since its first try; it will not overwrite."""
+
+
+#: The errors an event may name, by class name: listed, not looked up by reflection.
+EVENT_TYPES: dict[str, type[ProjectsApiError]] = {
+    cls.__name__: cls
+    for cls in (
+        ProjectsApiError,
+        InvalidInputError,
+        ConnectionSetupError,
+        AuthenticationError,
+        NotFoundError,
+        MethodNotAllowedError,
+        LockConflictError,
+        ConflictError,
+        RateLimitedError,
+        ServerError,
+        ApiUnreachableError,
+        InvalidResponseError,
+        UnexpectedStatusError,
+        GcoreTaskFailedError,
+        LockWaitTimeoutError,
+        ConcurrentChangeError,
+    )
+}

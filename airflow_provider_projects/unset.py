@@ -7,7 +7,7 @@ strings and containers, and leaves other objects alone), copying and pickling as
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 
 class NotSet:
@@ -37,8 +37,3 @@ class NotSet:
 
 
 NOT_SET: Final = NotSet()
-
-
-def is_set(value: object) -> TypeGuard[object]:
-    """True unless ``value`` is :data:`NOT_SET`."""
-    return value is not NOT_SET

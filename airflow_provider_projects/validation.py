@@ -32,7 +32,8 @@ def shown(value: Any) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
-def _refuse(field: str, rule: str, value: Any) -> InvalidInputError:
+def refusal(field: str, rule: str, value: Any) -> InvalidInputError:
+    """The error for ``value`` breaking ``rule``, naming the field and showing the value, shortened."""
     return InvalidInputError(f"{field} {rule} (got {shown(value)})", field=field, rule=rule)
 
 
@@ -40,15 +41,15 @@ def gcore_project_id(value: Any, field: str = "project_id") -> int:
     """A Gcore project id: a positive integer, or its decimal text (templates render to text)."""
     rule = "must be a positive integer"
     if isinstance(value, bool):
-        raise _refuse(field, rule, value)
+        raise refusal(field, rule, value)
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and _DIGITS.fullmatch(value):
         number = int(value)
     else:
-        raise _refuse(field, rule, value)
+        raise refusal(field, rule, value)
     if number <= 0 or number >= 2**63:  # int64 in the spec
-        raise _refuse(field, rule + " below 2**63", value)
+        raise refusal(field, rule + " below 2**63", value)
     return number
 
 
@@ -60,11 +61,11 @@ def gcore_task_id(value: Any, field: str = "gcore_task_id") -> str:
 def gcore_name(value: Any, field: str = "name") -> str:
     """A Gcore project name: 3-63 characters matching the API's pattern."""
     if not isinstance(value, str):
-        raise _refuse(field, "must be a string", value)
+        raise refusal(field, "must be a string", value)
     if not 3 <= len(value) <= 63:
-        raise _refuse(field, f"must be 3 to 63 characters long, not {len(value)}", value)
+        raise refusal(field, f"must be 3 to 63 characters long, not {len(value)}", value)
     if not GCORE_NAME_PATTERN.fullmatch(value):  # not .match: '$' also matches before a final newline
-        raise _refuse(
+        raise refusal(
             field,
             "must start with a letter or digit, contain only letters, digits, spaces, '.', '_' or '-', "
             "and end with a letter, digit, '.' or '_'",
@@ -78,10 +79,21 @@ def gcore_description(value: Any, field: str = "description") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _refuse(field, "must be a string or None", value)
+        raise refusal(field, "must be a string or None", value)
     if len(value) > GCORE_DESCRIPTION_MAX:
-        raise _refuse(field, f"must be at most {GCORE_DESCRIPTION_MAX} characters, not {len(value)}", value)
+        raise refusal(field, f"must be at most {GCORE_DESCRIPTION_MAX} characters, not {len(value)}", value)
     return value
+
+
+#: How GcoreReplaceProjectOperator sends a replacement: see ``GcoreHook.replace_project``.
+GCORE_REPLACE_METHODS: Final = ("auto", "PUT", "PATCH")
+
+
+def gcore_replace_method(value: Any, field: str = "method") -> str:
+    """``auto`` (PUT, then PATCH on 405), ``PUT`` or ``PATCH``."""
+    if value not in GCORE_REPLACE_METHODS:
+        raise refusal(field, f"must be one of {', '.join(map(repr, GCORE_REPLACE_METHODS))}", value)
+    return str(value)
 
 
 def gcai_project_id(value: Any, field: str = "project_id") -> str:
@@ -92,9 +104,9 @@ def gcai_project_id(value: Any, field: str = "project_id") -> str:
 def gcai_name(value: Any, field: str = "name") -> str:
     """A GC AI project name: any string that is not empty after trimming (sent as given)."""
     if not isinstance(value, str):
-        raise _refuse(field, "must be a string", value)
+        raise refusal(field, "must be a string", value)
     if not value.strip():
-        raise _refuse(field, "must not be empty after trimming whitespace", value)
+        raise refusal(field, "must not be empty after trimming whitespace", value)
     return value
 
 
@@ -105,7 +117,7 @@ def gcai_optional_text(value: Any, field: str) -> str | None:
     """
     if value is None or isinstance(value, str):
         return value
-    raise _refuse(field, "must be a string, or None to clear it", value)
+    raise refusal(field, "must be a string, or None to clear it", value)
 
 
 def gcai_update_body(
@@ -139,14 +151,14 @@ def gcai_update_body(
 def positive_seconds(value: Any, field: str) -> float:
     """A duration in seconds that must be greater than zero."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise _refuse(field, "must be a finite number of seconds greater than 0", value)
+        raise refusal(field, "must be a finite number of seconds greater than 0", value)
     return float(value)
 
 
 def error_count(value: Any, field: str) -> int:
     """A number of tolerated failures: a whole number, zero or more."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _refuse(field, "must be a whole number, 0 or more", value)
+        raise refusal(field, "must be a whole number, 0 or more", value)
     return value
 
 
@@ -155,4 +167,4 @@ def _uuid_text(value: Any, field: str) -> str:
         return str(value)
     if isinstance(value, str) and _UUID.fullmatch(value):
         return str(uuid.UUID(value))
-    raise _refuse(field, "must be a UUID like '3c90c3cc-0d44-4b50-8888-8dd25736052a'", value)
+    raise refusal(field, "must be a UUID like '3c90c3cc-0d44-4b50-8888-8dd25736052a'", value)

@@ -23,3 +23,7 @@ def reference_dir() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip(f"the API reference folder {REFERENCE} is absent (it sits beside the repo in CI)")
     return REFERENCE
+
+
+# Virtual time and the scripted APIs, for every suite (see fakes.py).
+from fakes import api, clock  # noqa: E402, F401

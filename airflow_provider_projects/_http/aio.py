@@ -1,82 +1,100 @@
-"""The asyncio transport for triggers: the core's exchange over a shared ``httpx.AsyncClient``.
+"""The asyncio transport for triggers: drives the core's flows over a shared ``aiohttp`` session.
 
-Triggers only read (GET), so this transport serves the polling side. One client per event loop
-is shared by every trigger in that loop: a client costs an SSL context and a pool, and a
-triggerer may run a thousand waits at once.
+Triggers only read (GET), so this transport serves the polling side. aiohttp is what Airflow's
+own http provider triggers use; its C-accelerated parser costs a fraction of httpx's CPU per
+request, which decides how many waits one triggerer holds. One session per event loop is shared
+by every trigger in that loop (a session costs a connection pool and a TLS context), made on
+first use and closed when the loop shuts down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
+from functools import lru_cache
 from typing import Any, Final, TypeVar
 
-import httpx
+import aiohttp
 from pydantic import BaseModel
 
-from airflow_provider_projects._http.core import (
-    NO_BODY,
+from airflow_provider_projects._http.core import NO_BODY, HttpCore
+from airflow_provider_projects._http.flow import Flow, run_async
+from airflow_provider_projects._http.wire import (
+    DIRECT,
     FailureKind,
-    HttpCore,
+    Network,
     Outcome,
     Request,
     Response,
-    Send,
     Timeout,
     TransportFailure,
 )
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
-#: Connections per event loop, and requests in flight at once. Keep-alive equals the maximum on
-#: purpose: httpcore closes a finished connection whenever the pool holds more connections than
-#: ``max_keepalive_connections``, so a smaller figure made a busy triggerer reconnect per request.
-POOL_SIZE: Final = 32
+#: Connections per event loop. Polls of thousands of waits are spread over their interval, so at
+#: any instant few are in flight; the cap only keeps a burst (every wait of a restarted triggerer
+#: polling at once) from opening thousands of sockets. Requests beyond it queue in the connector.
+CONNECTION_LIMIT: Final = 100
+#: Idle connections are kept this long: longer than the longest usual poll interval (30 s), so a
+#: wait's next poll reuses its connection instead of paying a new handshake.
+KEEPALIVE_SECONDS: Final = 75.0
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
-_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-def shared_client() -> httpx.AsyncClient:
-    """The running loop's client, made on first use (keep-alive pool shared by all waits)."""
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
-        )
-        _clients[loop] = client
-    return client
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _slot() -> asyncio.Semaphore:
-    """The running loop's limit on requests in flight.
+async def _closed_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Holds ``session`` open; the loop's ``shutdown_asyncgens()`` (run by ``asyncio.run``) closes it.
 
-    Waits queue here, where waiting costs nothing, rather than inside httpx's pool, which rescans
-    its whole queue on every request and would fail a request queued past the pool timeout.
+    An event loop has no "on close" callback, but it does finalise the async generators it has
+    started, which makes one a clean, loop-owned place to close the session.
     """
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def shared_session() -> aiohttp.ClientSession:
+    """The running loop's session, made on first use."""
     loop = asyncio.get_running_loop()
-    slot = _in_flight.get(loop)
-    if slot is None:
-        slot = _in_flight[loop] = asyncio.Semaphore(POOL_SIZE)
-    return slot
+    entry = _sessions.get(loop)
+    if entry is not None and not entry[0].closed:
+        return entry[0]
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT, keepalive_timeout=KEEPALIVE_SECONDS),
+        # The proxy is chosen by ``Network`` for both transports alike: no second reading of the environment.
+        trust_env=False,
+        auto_decompress=True,
+    )
+    closer = _closed_at_loop_shutdown(session)
+    await anext(closer)  # started: the loop now tracks it and closes the session at shutdown
+    _sessions[loop] = (session, closer)
+    return session
+
+
+@lru_cache(maxsize=32)
+def _tls(verify: bool | str, cert: tuple[str, str | None] | None) -> ssl.SSLContext | bool:
+    """The TLS setting for a request; one context per distinct setting, shared by every request."""
+    if verify is False:
+        return False
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if cert is not None:
+        context.load_cert_chain(cert[0], cert[1])
+    return context
 
 
 class AsyncTransport:
-    """Sends requests for one API from an event loop; ``sleep`` is injectable so tests never wait."""
+    """Sends requests for one API from an event loop."""
 
-    def __init__(
-        self,
-        core: HttpCore,
-        *,
-        client: httpx.AsyncClient | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, core: HttpCore, network: Network = DIRECT) -> None:
         self.core = core
-        self._client = client
-        self._sleep = sleep
+        self.network = network
 
     def __repr__(self) -> str:
         return f"AsyncTransport({self.core!r})"
@@ -92,35 +110,35 @@ class AsyncTransport:
         timeout: Timeout | None = None,
     ) -> M:
         """Send one API call (with the core's retries) and parse its answer into ``model``."""
-        request = self.core.request(method, path, json_body=json_body, params=params, timeout=timeout)
-        return self.core.parse(await self.run(request), model, request)
+        return await self.run(self.core.call(method, path, model, json_body=json_body, params=params, timeout=timeout))
 
-    async def run(self, request: Request) -> Response:
-        """Drive the core's exchange for ``request`` to its end."""
-        steps = self.core.exchange(request)
-        step = next(steps)
-        while True:
-            try:
-                if isinstance(step, Send):
-                    step = steps.send(await self._send(step.request))
-                else:
-                    await self._sleep(step.seconds)
-                    step = steps.send(None)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+    async def run(self, flow: Flow[T]) -> T:
+        """Drive ``flow`` to its end."""
+        return await run_async(flow, self.send)
 
-    async def _send(self, request: Request) -> Outcome:
-        client = self._client or shared_client()
-        timeout = httpx.Timeout(request.timeout.read, connect=request.timeout.connect)
+    async def send(self, request: Request) -> Outcome:
+        """Send once; an answer of any status is a :class:`Response`, no answer a :class:`TransportFailure`."""
+        session = await shared_session()
+        proxy = self.network.proxy_for(request.url)
+        secrets = (proxy,) if proxy is not None else ()
+        timeout = aiohttp.ClientTimeout(total=None, connect=request.timeout.connect, sock_read=request.timeout.read)
         try:
-            async with _slot():
-                answer = await client.request(
-                    request.method, request.url, headers=request.headers, content=request.body, timeout=timeout
-                )
-            return Response(answer.status_code, answer.headers, answer.content)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            return TransportFailure.of(FailureKind.CONNECT, exc)
-        except httpx.TimeoutException as exc:
-            return TransportFailure.of(FailureKind.TIMEOUT, exc)
-        except httpx.TransportError as exc:  # dropped connection, protocol error, body cut short
-            return TransportFailure.of(FailureKind.DROPPED, exc)
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                timeout=timeout,
+                allow_redirects=False,
+                proxy=proxy.reveal() if proxy is not None else None,
+                ssl=_tls(self.network.verify, self.network.cert),
+            ) as answer:
+                return Response(answer.status, answer.headers, await answer.read())
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            return TransportFailure.of(FailureKind.TLS, exc, *secrets)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            return TransportFailure.of(FailureKind.CONNECT, exc, *secrets)  # nothing reached the server
+        except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
+            return TransportFailure.of(FailureKind.TIMEOUT, exc, *secrets)
+        except aiohttp.ClientError as exc:  # dropped connection, protocol error, body cut short
+            return TransportFailure.of(FailureKind.DROPPED, exc, *secrets)

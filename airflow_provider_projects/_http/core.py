@@ -1,9 +1,9 @@
 """The one HTTP core, free of I/O: build a request, judge an outcome, parse a body.
 
-Both transports (``sync.py`` over ``requests``, ``aio.py`` over ``httpx``) drive the same
-:meth:`HttpCore.exchange` generator: it yields ``Send`` and ``Sleep`` steps and receives what
-happened, so the retry loop, the error mapping and the parsing exist once and are tested once,
-without sockets or clocks.
+:meth:`HttpCore.exchange` is a flow (see ``flow.py``): it yields ``Send`` and ``Sleep`` steps
+and receives what happened, so the retry loop, the error mapping and the parsing exist once and
+are tested once, without sockets or clocks. Both transports (``sync.py`` over ``requests``,
+``aio.py`` over ``aiohttp``) only drive it.
 """
 
 from __future__ import annotations
@@ -11,23 +11,32 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
-import time
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from typing import Any, Final, TypeVar
-from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 
-from airflow_provider_projects._http.dialect import Dialect, ErrorDetails, redact
-from airflow_provider_projects._http.secret import Secret
+from airflow_provider_projects import _clock
+from airflow_provider_projects._http.dialect import Dialect, ErrorDetails
+from airflow_provider_projects._http.flow import Flow, Send, Sleep
+from airflow_provider_projects._http.wire import (
+    DEFAULT_TIMEOUT,
+    FailureKind,
+    Outcome,
+    Request,
+    Response,
+    Secret,
+    Timeout,
+    TransportFailure,
+    redact,
+)
 from airflow_provider_projects.errors import (
     ApiUnreachableError,
     AuthenticationError,
+    ConnectionSetupError,
     InvalidInputError,
     InvalidResponseError,
     MethodNotAllowedError,
@@ -52,17 +61,6 @@ NO_BODY: Final[Any] = object()
 
 
 @dataclass(frozen=True, slots=True)
-class Timeout:
-    """Seconds to wait for a connection and for each read of the answer."""
-
-    connect: float
-    read: float
-
-
-DEFAULT_TIMEOUT: Final = Timeout(connect=10.0, read=30.0)
-
-
-@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How many times, and how long between, the core tries a request again.
 
@@ -75,65 +73,6 @@ class RetryPolicy:
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     retry_after_cap: float = 120.0
-
-
-class FailureKind(StrEnum):
-    """Why no HTTP answer came back."""
-
-    CONNECT = "connection failed"  # nothing was sent: always safe to try again
-    TIMEOUT = "read timed out"
-    DROPPED = "connection dropped"
-
-
-@dataclass(frozen=True, slots=True)
-class TransportFailure:
-    """No HTTP answer: the transport's exception, reduced to a kind and a short text."""
-
-    kind: FailureKind
-    detail: str
-
-    @classmethod
-    def of(cls, kind: FailureKind, exc: BaseException) -> TransportFailure:
-        """Reduce a transport's exception to a kind and a short text."""
-        return cls(kind, f"{type(exc).__name__}: {exc}"[:300])
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """An HTTP answer; ``headers`` is the transport's case-insensitive mapping."""
-
-    status: int
-    headers: Mapping[str, str] = field(repr=False)
-    body: bytes = field(repr=False)
-
-
-Outcome = Response | TransportFailure
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A ready-to-send request. ``headers`` carries the key, so it never appears in the repr."""
-
-    method: str
-    url: str
-    path: str
-    headers: Mapping[str, str] = field(repr=False)
-    body: bytes | None = field(repr=False)
-    timeout: Timeout
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Step: send this request and pass back its outcome."""
-
-    request: Request
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Step: wait this many seconds, then pass back ``None``."""
-
-    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +98,9 @@ class Accept:
 
 
 Decision = Retry | GiveUp | Accept
-Exchange = Generator[Send | Sleep, Outcome | None, Response]
 
 
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if unusable."""
     if value is None:
         return None
@@ -176,7 +114,7 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
             return None
         if moment.tzinfo is None:  # RFC 9110: every HTTP-date is GMT, the asctime form just omits it.
             moment = moment.replace(tzinfo=UTC)
-        return max(0.0, moment.timestamp() - now())  # a date in the past means "now"
+        return max(0.0, moment.timestamp() - _clock.now())  # a date in the past means "now"
     if not math.isfinite(seconds) or seconds < 0:  # delta-seconds is 1*DIGIT: a negative one is garbage
         return None
     return seconds
@@ -194,16 +132,12 @@ class HttpCore:
         user_agent: str,
         timeout: Timeout = DEFAULT_TIMEOUT,
         policy: RetryPolicy | None = None,
-        rng: Callable[[], float] = random.random,
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.dialect = dialect
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
         self._key = api_key
-        self._rng = rng
-        self._wall_clock = wall_clock
         self._headers = {
             "Authorization": dialect.authorization(api_key.reveal()),
             "Accept": "application/json",
@@ -223,6 +157,8 @@ class HttpCore:
         timeout: Timeout | None = None,
     ) -> Request:
         """Build a request with the API's auth header, a JSON body and a timeout."""
+        from urllib.parse import urlencode
+
         headers = dict(self._headers)
         body = None
         if json_body is not NO_BODY:
@@ -233,7 +169,22 @@ class HttpCore:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
         return Request(method, url, path, headers, body, timeout or self.timeout)
 
-    def exchange(self, request: Request) -> Exchange:
+    def call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        *,
+        json_body: Any = NO_BODY,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout | None = None,
+    ) -> Flow[M]:
+        """One API call as a flow: send (with retries), then parse the answer into ``model``."""
+        request = self.request(method, path, json_body=json_body, params=params, timeout=timeout)
+        response = yield from self.exchange(request)
+        return self.parse(response, model, request)
+
+    def exchange(self, request: Request) -> Flow[Response]:
         """Send, judge, maybe sleep and send again; return the accepted response or raise."""
         attempt = 0
         while True:
@@ -265,21 +216,26 @@ class HttpCore:
         therefore retried; a 500 only on reads (see ``SAFE_METHODS``); 4xx never.
         """
         if isinstance(outcome, TransportFailure):
+            detail = redact(outcome.detail, self._key)
+            text = f"{self.dialect.name} {request.method} {request.path}: {outcome.kind.value} ({detail})"
+            if outcome.kind is FailureKind.TLS:
+                hint = "check the connection's 'verify' (a CA bundle path for an internal CA) and 'cert' extras"
+                return GiveUp(ConnectionSetupError(f"{text}; {hint}", method=request.method, url=request.url))
             error: ProjectsApiError = ApiUnreachableError(
-                f"{self.dialect.name} {request.method} {request.path}: {outcome.kind.value} "
-                f"({redact(outcome.detail, self._key)}) after {attempt} attempt(s)",
-                method=request.method,
-                url=request.url,
+                f"{text} after {attempt} attempt(s)", method=request.method, url=request.url
             )
             return self._retry_or_give_up(attempt, error, str(outcome.kind.value), None)
         if 200 <= outcome.status < 300:
             return Accept(outcome)
-        error = self.error_for(request, outcome)
         retryable = outcome.status in RETRYABLE_STATUSES or (outcome.status == 500 and request.method in SAFE_METHODS)
         if not retryable:
-            return GiveUp(error)
-        retry_after = parse_retry_after(outcome.headers.get("Retry-After"), now=self._wall_clock)
-        return self._retry_or_give_up(attempt, error, f"HTTP {outcome.status}", retry_after)
+            return GiveUp(self.error_for(request, outcome))
+        retry_after = parse_retry_after(outcome.headers.get("Retry-After"))
+        cap = self.policy.retry_after_cap
+        if retry_after is not None and retry_after > cap:
+            note = f"the server asked to wait {retry_after:.0f} s, more than the {cap:.0f} s waited inside one call"
+            return GiveUp(self.error_for(request, outcome, note=note))
+        return self._retry_or_give_up(attempt, self.error_for(request, outcome), f"HTTP {outcome.status}", retry_after)
 
     def _retry_or_give_up(
         self, attempt: int, error: ProjectsApiError, reason: str, retry_after: float | None
@@ -288,29 +244,19 @@ class HttpCore:
         if attempt > policy.max_retries:
             return GiveUp(error)
         if retry_after is not None:
-            if retry_after > policy.retry_after_cap:
-                error.message += (
-                    f" (the server asked to wait {retry_after:.0f} s, more than the "
-                    f"{policy.retry_after_cap:.0f} s this provider waits inside one call)"
-                )
-                return GiveUp(error)
             # A little jitter on top of the server's figure keeps mapped tasks from returning together.
-            return Retry(retry_after + self._rng() * min(1.0, 0.1 * retry_after), reason + ", Retry-After")
+            return Retry(retry_after + _clock.jitter() * min(1.0, 0.1 * retry_after), reason + ", Retry-After")
         ceiling = min(policy.backoff_max, policy.backoff_base * 2 ** (attempt - 1))
-        return Retry(ceiling / 2 + self._rng() * ceiling / 2, reason)
+        return Retry(ceiling / 2 + _clock.jitter() * ceiling / 2, reason)
 
-    def error_for(self, request: Request, response: Response) -> ProjectsApiError:
+    def error_for(self, request: Request, response: Response, *, note: str | None = None) -> ProjectsApiError:
         """Map an error answer to its typed exception, with the API's code, message and request id."""
         # Redact the raw body first: an excerpt cut from it could split the key and leak its start.
         secret = self._key.reveal().encode()
         if secret and secret in response.body:
             response = replace(response, body=response.body.replace(secret, b"***"))
-        details = self.dialect.error_details(response)
-        details = ErrorDetails(
-            api_code=details.api_code,
-            message=redact(details.message, self._key),
-            request_id=details.request_id,
-        )
+        raw = self.dialect.error_details(response)
+        details = ErrorDetails(raw.api_code, redact(raw.message, self._key), raw.request_id)
         status = response.status
         special = self.dialect.special_error(request, status, details)
         if special is not None:
@@ -325,7 +271,9 @@ class HttpCore:
         hint = self.dialect.hint(request, status)
         if hint:
             text += f". {hint}"
-        kwargs: dict[str, Any] = {
+        if note:
+            text += f" ({note})"
+        fields: dict[str, Any] = {
             "status": status,
             "api_code": details.api_code,
             "api_message": details.message,
@@ -334,12 +282,11 @@ class HttpCore:
             "url": request.url,
         }
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._wall_clock)
-            return RateLimitedError(text, retry_after=retry_after, **kwargs)
+            return RateLimitedError(text, retry_after=parse_retry_after(response.headers.get("Retry-After")), **fields)
         error_type = _ERROR_TYPES.get(status)
         if error_type is None:
             error_type = ServerError if status >= 500 else UnexpectedStatusError
-        return error_type(text, **kwargs)
+        return error_type(text, **fields)
 
     def parse(self, response: Response, model: type[M], request: Request) -> M:
         """Parse a success body into ``model``; a bad body becomes :class:`InvalidResponseError`."""

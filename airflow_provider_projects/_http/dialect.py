@@ -10,13 +10,10 @@ import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from airflow_provider_projects._http.secret import Secret
-from airflow_provider_projects.errors import LockConflictError, ProjectsApiError
-
-if TYPE_CHECKING:
-    from airflow_provider_projects._http.core import Request, Response
+from airflow_provider_projects._http.wire import Request, Response
+from airflow_provider_projects.errors import ConflictError, LockConflictError, ProjectsApiError
 
 _SNIPPET_CHARS: Final = 200
 _TAGS: Final = re.compile(r"<[^>]*>")
@@ -36,12 +33,6 @@ class ErrorDetails:
     api_code: str | None
     message: str
     request_id: str | None
-
-
-def redact(text: str, key: Secret) -> str:
-    """Remove the key from text that came from elsewhere (a server message, an exception)."""
-    secret = key.reveal()
-    return text.replace(secret, "***") if secret else text
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -107,28 +98,33 @@ class GcoreDialect(Dialect):
         )
 
     def special_error(self, request: Request, status: int, details: ErrorDetails) -> ProjectsApiError | None:
+        """A 409 is judged here, once: a lock when the message names its holder, else another conflict."""
         if status != 409:
             return None
+        fields: dict[str, Any] = {
+            "status": status,
+            "api_code": details.api_code,
+            "api_message": details.message,
+            "request_id": details.request_id,
+            "method": request.method,
+            "url": request.url,
+        }
+        where = f"{self.name} {request.method} {request.path}"
         match = GCORE_LOCK_MESSAGE.search(details.message)
-        groups = match.groupdict() if match else {}
-        if match:
-            text = (
-                f"{self.name} {request.method} {request.path}: the resource is locked by task {groups['task_id']} "
-                f"({groups['task_type']}); the write can be repeated once that task ends."
+        if match is None:  # a lock in other words, or another conflict (e.g. a taken name)
+            return ConflictError(
+                f"{where} answered 409 Conflict naming no lock holder, so there is no task to wait for; "
+                f"nothing was written. API said: {details.message}",
+                **fields,
             )
-        else:  # Not the documented lock text: a lock in other words, or another conflict (e.g. a taken name).
-            text = f"{self.name} {request.method} {request.path} answered 409 Conflict naming no lock holder."
+        holder = match.groupdict()
         return LockConflictError(
-            f"{text} API said: {details.message}",
-            task_id=groups.get("task_id"),
-            task_type=groups.get("task_type"),
-            resource_id=groups.get("resource"),
-            status=status,
-            api_code=details.api_code,
-            api_message=details.message,
-            request_id=details.request_id,
-            method=request.method,
-            url=request.url,
+            f"{where}: the resource is locked by task {holder['task_id']} ({holder['task_type']}); the write "
+            f"can be repeated once that task ends. API said: {details.message}",
+            task_id=holder["task_id"],
+            task_type=holder["task_type"],
+            resource_id=holder["resource"],
+            **fields,
         )
 
     def hint(self, request: Request, status: int) -> str | None:
@@ -143,7 +139,7 @@ class GcoreDialect(Dialect):
             return (
                 "Gcore deprecated PUT /cloud/v1/projects/{project_id} (2025-12) and this endpoint no longer "
                 "accepts it; its successor is PATCH /cloud/v1/projects/{project_id}. "
-                "Set use_patch=True on GcoreReplaceProjectOperator to send the same replacement with PATCH"
+                "Use method='auto' (the default) or method='PATCH' on GcoreReplaceProjectOperator"
             )
         return None
 

@@ -1,44 +1,44 @@
-"""The blocking transport: runs the core's exchange over one keep-alive ``requests.Session``."""
+"""The blocking transport: drives the core's flows over one keep-alive ``requests.Session``."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import requests
 from pydantic import BaseModel
 
-from airflow_provider_projects._http.core import (
-    NO_BODY,
+from airflow_provider_projects._http.core import NO_BODY, HttpCore
+from airflow_provider_projects._http.flow import Flow, run_sync
+from airflow_provider_projects._http.wire import (
+    DIRECT,
     FailureKind,
-    HttpCore,
+    Network,
     Outcome,
     Request,
     Response,
-    Send,
     Timeout,
     TransportFailure,
 )
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class SyncTransport:
-    """Sends requests for one API on the worker; ``sleep`` is injectable so tests never wait."""
+    """Sends requests for one API on the worker."""
 
-    def __init__(
-        self,
-        core: HttpCore,
-        *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, core: HttpCore, network: Network = DIRECT) -> None:
         self.core = core
-        self.session = session or requests.Session()
-        # Redirects are not followed: none of the endpoints redirects, and a 3xx usually means a
-        # wrong base URL (http instead of https), which deserves an error rather than a silent hop.
-        self._sleep = sleep
+        self.network = network
+        self.session = requests.Session()
+        # The proxy is chosen by ``Network`` for both transports alike; requests must not add
+        # its own reading of the environment (proxies, netrc credentials, CA bundle variables).
+        self.session.trust_env = False
+        self.session.verify = network.verify
+        if network.cert is not None:
+            cert, key = network.cert
+            self.session.cert = (cert, key) if key else cert
 
     def __repr__(self) -> str:
         return f"SyncTransport({self.core!r})"
@@ -54,24 +54,16 @@ class SyncTransport:
         timeout: Timeout | None = None,
     ) -> M:
         """Send one API call (with the core's retries) and parse its answer into ``model``."""
-        request = self.core.request(method, path, json_body=json_body, params=params, timeout=timeout)
-        return self.core.parse(self.run(request), model, request)
+        return self.run(self.core.call(method, path, model, json_body=json_body, params=params, timeout=timeout))
 
-    def run(self, request: Request) -> Response:
-        """Drive the core's exchange for ``request`` to its end."""
-        steps = self.core.exchange(request)
-        step = next(steps)
-        while True:
-            try:
-                if isinstance(step, Send):
-                    step = steps.send(self._send(step.request))
-                else:
-                    self._sleep(step.seconds)
-                    step = steps.send(None)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+    def run(self, flow: Flow[T]) -> T:
+        """Drive ``flow`` (an exchange, a call, a lock wait) to its end."""
+        return run_sync(flow, self.send)
 
-    def _send(self, request: Request) -> Outcome:
+    def send(self, request: Request) -> Outcome:
+        """Send once; an answer of any status is a :class:`Response`, no answer a :class:`TransportFailure`."""
+        proxy = self.network.proxy_for(request.url)
+        secrets = (proxy,) if proxy is not None else ()
         try:
             answer = self.session.request(
                 request.method,
@@ -79,18 +71,23 @@ class SyncTransport:
                 headers=request.headers,
                 data=request.body,
                 timeout=(request.timeout.connect, request.timeout.read),
+                # Redirects are not followed: none of the endpoints redirects, and a 3xx usually means
+                # a wrong base URL (http instead of https), which deserves an error, not a silent hop.
                 allow_redirects=False,
+                proxies={"http": proxy.reveal(), "https": proxy.reveal()} if proxy is not None else {},
             )
             return Response(answer.status_code, answer.headers, answer.content)
+        except requests.exceptions.SSLError as exc:
+            return TransportFailure.of(FailureKind.TLS, exc, *secrets)
         except requests.ConnectTimeout as exc:
-            return TransportFailure.of(FailureKind.CONNECT, exc)
+            return TransportFailure.of(FailureKind.CONNECT, exc, *secrets)
         except requests.ReadTimeout as exc:
-            return TransportFailure.of(FailureKind.TIMEOUT, exc)
+            return TransportFailure.of(FailureKind.TIMEOUT, exc, *secrets)
         except requests.ConnectionError as exc:
             kind = FailureKind.CONNECT if _never_connected(exc) else FailureKind.DROPPED
-            return TransportFailure.of(kind, exc)
+            return TransportFailure.of(kind, exc, *secrets)
         except requests.RequestException as exc:  # a body cut short, a bad chunk
-            return TransportFailure.of(FailureKind.DROPPED, exc)
+            return TransportFailure.of(FailureKind.DROPPED, exc, *secrets)
 
     def close(self) -> None:
         self.session.close()
@@ -98,7 +95,7 @@ class SyncTransport:
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
     """True when the connection was refused or not resolved, so nothing reached the server."""
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
+    from urllib3.exceptions import NameResolutionError, NewConnectionError, ProxyError
 
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError | NameResolutionError)
+    return isinstance(reason, NewConnectionError | NameResolutionError | ProxyError)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Final
@@ -14,17 +14,16 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_provider_projects import __version__
 from airflow_provider_projects._http.aio import AsyncTransport
-from airflow_provider_projects._http.core import DEFAULT_TIMEOUT, HttpCore, RetryPolicy, Timeout
+from airflow_provider_projects._http.core import HttpCore, RetryPolicy
 from airflow_provider_projects._http.dialect import Dialect
-from airflow_provider_projects._http.secret import Secret
 from airflow_provider_projects._http.sync import SyncTransport
+from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Network, Secret, Timeout
 from airflow_provider_projects.errors import ConnectionSetupError
 
 _SCHEME_PREFIX: Final = re.compile(r"^(apikey|bearer)\s+", re.IGNORECASE)
-#: The connection form's extra fields (``conn-fields``); both live in the connection's extra JSON.
-EXTRA_TIMEOUT: Final = "timeout"
-EXTRA_MAX_RETRIES: Final = "max_retries"
 MAX_RETRIES_LIMIT: Final = 10
+#: ``proxy`` values that mean "connect directly, whatever the environment says".
+NO_PROXY_WORDS: Final = frozenset({"direct", "none", "false"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +34,11 @@ class ConnectionSettings:
     api_key: Secret
     timeout: Timeout
     max_retries: int
+    network: Network
+
+    def fingerprint(self) -> tuple[str, Secret]:
+        """Who is asking where: waits that share it may share a poll (it holds the key: memory only)."""
+        return (self.base_url, self.api_key)
 
 
 def user_agent() -> str:
@@ -48,8 +52,7 @@ class ProjectsApiHook(BaseHook):
     """Base of :class:`GcoreHook` and :class:`GcaiHook`.
 
     The connection is read once, on first use, and one keep-alive session serves every call of
-    the hook instance. ``timeout`` (seconds) and ``max_retries`` override the connection's extras;
-    ``sleep`` and ``async_sleep`` are injectable so tests never wait for real.
+    the hook instance. ``timeout`` (seconds) and ``max_retries`` override the connection's extras.
     """
 
     conn_type: ClassVar[str]
@@ -59,21 +62,11 @@ class ProjectsApiHook(BaseHook):
     default_base_url: ClassVar[str]
     dialect: ClassVar[Dialect]
 
-    def __init__(
-        self,
-        conn_id: str,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        sleep: Callable[[float], None] | None = None,
-        async_sleep: Callable[[float], Awaitable[None]] | None = None,
-    ) -> None:
+    def __init__(self, conn_id: str, *, timeout: float | None = None, max_retries: int | None = None) -> None:
         super().__init__()
         self.conn_id = conn_id
         self._timeout_override = timeout
         self._max_retries_override = max_retries
-        self._sleep = sleep
-        self._async_sleep = async_sleep
         self._settings: ConnectionSettings | None = None
         self._async_transport: AsyncTransport | None = None
 
@@ -87,53 +80,103 @@ class ProjectsApiHook(BaseHook):
 
         return ui_field_behaviour(cls.default_base_url)
 
-    # -- connection -------------------------------------------------------------------------------
+    # -- the connection ----------------------------------------------------------------------------
 
-    def settings_from(self, conn: Connection, extra: dict[str, Any]) -> ConnectionSettings:
-        """Check and normalise a connection (``extra`` is its parsed extra JSON); problems say how to fix them."""
-        return read_settings(
-            conn,
-            extra,
-            api=self.dialect.name,
-            conn_id=self.conn_id,
-            default_base_url=self.default_base_url,
-            timeout=self._timeout_override,
-            max_retries=self._max_retries_override,
-            key_check=self.check_key,
-            log=self.log.warning,
-        )
+    def settings(self) -> ConnectionSettings:
+        """The connection's settings, read on first use (blocking: workers only)."""
+        if self._settings is None:
+            try:
+                conn = self.get_connection(self.conn_id)
+            except AirflowNotFoundException:
+                raise self._missing_connection() from None
+            self._settings = self._checked(conn, conn.extra_dejson)
+        return self._settings
 
-    def _fetch_connection(self) -> tuple[Connection, dict[str, Any]]:
-        try:
-            conn = self.get_connection(self.conn_id)
-        except AirflowNotFoundException:
-            raise self._missing_connection() from None
-        return conn, conn.extra_dejson
+    async def asettings(self) -> ConnectionSettings:
+        """The connection's settings, read with the async APIs: their sync twins can deadlock a triggerer."""
+        if self._settings is None:
+            try:
+                conn = await BaseHook.aget_connection(self.conn_id)
+            except AirflowNotFoundException:
+                raise self._missing_connection() from None
+            self._settings = self._checked(conn, await conn.aextra_dejson())
+        return self._settings
 
-    async def _afetch_connection(self) -> tuple[Connection, dict[str, Any]]:
-        try:
-            conn = await _aget_connection(self.conn_id)
-        except AirflowNotFoundException:
-            raise self._missing_connection() from None
-        aextra = getattr(conn, "aextra_dejson", None)
-        return conn, (await aextra() if aextra is not None else conn.extra_dejson)
-
-    def _checked_settings(self, fetched: tuple[Connection, dict[str, Any]]) -> ConnectionSettings:
-        """:meth:`settings_from`, raising its errors without the frames that held the connection.
+    def _checked(self, conn: Connection, extra: dict[str, Any]) -> ConnectionSettings:
+        """:meth:`parse_settings`, raising its errors without the frames that held the connection.
 
         Airflow's ``Connection`` repr shows the password, and a traceback keeps every frame's
-        locals: a logger or error tracker that renders them would print the key. The callers
-        pass the fetched connection straight in, so no frame above this one holds it either.
+        locals: a logger or error tracker that renders them would print the key.
         """
         try:
-            return self.settings_from(*fetched)
+            return self.parse_settings(conn, extra)
         except ConnectionSetupError as error:
             problem = error
-        del fetched
+        del conn, extra
         raise problem.with_traceback(None) from None
 
-    def check_key(self, key: str, warn: Callable[[str], None]) -> None:
+    def parse_settings(self, conn: Connection, extra: dict[str, Any]) -> ConnectionSettings:
+        """Check and normalise a connection (``extra`` is its parsed extra JSON); problems say how to fix them."""
+
+        def field(name: str) -> Any:
+            # The 3.2+ form stores conn-fields under their own name; older forms used "extra__<type>__<name>".
+            return extra.get(name, extra.get(f"extra__{conn.conn_type}__{name}"))
+
+        timeout = self._timeout_override if self._timeout_override is not None else field("timeout")
+        retries = self._max_retries_override if self._max_retries_override is not None else field("max_retries")
+        return ConnectionSettings(
+            base_url=_base_url(conn, self.default_base_url),
+            api_key=Secret(self._api_key(conn)),
+            timeout=_timeout(timeout, self.conn_id),
+            max_retries=_max_retries(retries, self.conn_id),
+            network=_network(field("proxy"), field("verify"), field("cert"), field("cert_key"), self.conn_id),
+        )
+
+    def _api_key(self, conn: Connection) -> str:
+        """The key from the password field, with the few safe-to-fix paste mistakes fixed."""
+        api = self.dialect.name
+        key = (conn.password or "").strip()
+        if not key:
+            where = " (it is in the Login field: move it to the API key field)" if (conn.login or "").strip() else ""
+            raise ConnectionSetupError(
+                f"Connection {self.conn_id!r} has no {api} API key{where}. Put the key in the connection's "
+                "password field, labelled 'API key' in the UI."
+            )
+        prefix = _SCHEME_PREFIX.match(key)
+        if prefix:
+            # Both APIs want the key with the provider's own scheme (Gcore) or none (GC AI); a pasted
+            # "APIKey <token>" or "Bearer <token>" would be refused, so the word is dropped.
+            self.log.warning(
+                "Connection %r: the API key starts with %r; the provider sends the key the way %s expects it, "
+                "so that word was removed. Store the key alone.",
+                self.conn_id,
+                prefix.group(1),
+                api,
+            )
+            key = key[prefix.end() :]
+        if any(not 0x21 <= ord(char) <= 0x7E for char in key):
+            # A line break or a non-ASCII character cannot go in an HTTP header; the HTTP libraries
+            # would fail with the whole header, key included, in their error text. Never echo it.
+            raise ConnectionSetupError(
+                f"Connection {self.conn_id!r}: the {api} API key contains a space, a line break, a control or a "
+                "non-ASCII character (often a copy-paste artefact); store the key alone, exactly as issued."
+            )
+        self.check_key(key)
+        return key
+
+    def check_key(self, key: str) -> None:
         """Per-API key checks (warnings only: a key format may change before our rules do)."""
+
+    def _missing_connection(self) -> ConnectionSetupError:
+        env = "AIRFLOW_CONN_" + self.conn_id.upper()
+        return ConnectionSetupError(
+            f"No Airflow connection {self.conn_id!r} ({self.hook_name}). Create it in the UI "
+            f"(Admin -> Connections, type {self.hook_name!r}), or with "
+            f"`airflow connections add {self.conn_id} --conn-type {self.conn_type} --conn-password <API key>`, "
+            f'or set {env}=\'{{"conn_type": "{self.conn_type}", "password": "<API key>"}}\'.'
+        )
+
+    # -- transports --------------------------------------------------------------------------------
 
     def _core(self, settings: ConnectionSettings) -> HttpCore:
         return HttpCore(
@@ -150,101 +193,23 @@ class ProjectsApiHook(BaseHook):
         """The worker-side transport, built on first use from the connection (fetched once)."""
         from airflow.sdk.log import mask_secret
 
-        if self._settings is None:
-            self._settings = self._checked_settings(self._fetch_connection())
-        mask_secret(self._settings.api_key.reveal())
-        if self._sleep is None:
-            return SyncTransport(self._core(self._settings))
-        return SyncTransport(self._core(self._settings), sleep=self._sleep)
+        settings = self.settings()
+        mask_secret(settings.api_key.reveal())
+        if settings.network.proxy is not None:
+            mask_secret(settings.network.proxy.reveal())
+        return SyncTransport(self._core(settings), settings.network)
 
-    async def async_transport(self) -> AsyncTransport:
-        """The event-loop transport for triggers, built once per hook.
-
-        The connection is fetched and its extras parsed with the async APIs: their sync twins talk
-        to the supervisor and can block, even deadlock, the triggerer's event loop.
-        """
-        if self._async_transport is not None:
-            return self._async_transport
-        if self._settings is None:
-            self._settings = self._checked_settings(await self._afetch_connection())
-        core = self._core(self._settings)
-        self._async_transport = (
-            AsyncTransport(core) if self._async_sleep is None else AsyncTransport(core, sleep=self._async_sleep)
-        )
+    async def atransport(self) -> AsyncTransport:
+        """The event-loop transport for triggers, built once per hook."""
+        if self._async_transport is None:
+            settings = await self.asettings()
+            self._async_transport = AsyncTransport(self._core(settings), settings.network)
         return self._async_transport
-
-    def _missing_connection(self) -> ConnectionSetupError:
-        env = "AIRFLOW_CONN_" + self.conn_id.upper()
-        return ConnectionSetupError(
-            f"No Airflow connection {self.conn_id!r} ({self.hook_name}). Create it in the UI "
-            f"(Admin -> Connections, type {self.hook_name!r}), or with "
-            f"`airflow connections add {self.conn_id} --conn-type {self.conn_type} --conn-password <API key>`, "
-            f'or set {env}=\'{{"conn_type": "{self.conn_type}", "password": "<API key>"}}\'.'
-        )
 
     def close(self) -> None:
         """Close the keep-alive session (if one was opened)."""
         if "transport" in self.__dict__:
             self.transport.close()
-
-
-async def _aget_connection(conn_id: str) -> Connection:
-    aget = getattr(BaseHook, "aget_connection", None)
-    if aget is not None:
-        return await aget(conn_id)  # type: ignore[no-any-return]
-    from asgiref.sync import sync_to_async  # pragma: no cover - Airflow before aget_connection
-
-    return await sync_to_async(BaseHook.get_connection)(conn_id)  # pragma: no cover
-
-
-def read_settings(
-    conn: Connection,
-    extra: dict[str, Any],
-    *,
-    api: str,
-    conn_id: str,
-    default_base_url: str,
-    timeout: float | None,
-    max_retries: int | None,
-    key_check: Callable[[str, Callable[[str], None]], None],
-    log: Callable[[str], None],
-) -> ConnectionSettings:
-    """Turn an Airflow connection into settings, normalising the few safe-to-fix mistakes."""
-    key = (conn.password or "").strip()
-    if not key:
-        where = " (it is in the Login field: move it to the API key field)" if (conn.login or "").strip() else ""
-        raise ConnectionSetupError(
-            f"Connection {conn_id!r} has no {api} API key{where}. Put the key in the connection's "
-            "password field, labelled 'API key' in the UI."
-        )
-    prefix = _SCHEME_PREFIX.match(key)
-    if prefix:
-        # Both APIs want the key with the provider's own scheme (Gcore) or none (GC AI); a pasted
-        # "APIKey <token>" or "Bearer <token>" would be refused, so the word is dropped.
-        log(
-            f"Connection {conn_id!r}: the API key starts with {prefix.group(1)!r}; the provider sends the "
-            f"key the way {api} expects it, so that word was removed. Store the key alone."
-        )
-        key = key[prefix.end() :]
-    if any(not 0x21 <= ord(char) <= 0x7E for char in key):
-        # A line break or a non-ASCII character cannot go in an HTTP header; the HTTP libraries
-        # would fail with the whole header, key included, in their error text. Never echo it.
-        raise ConnectionSetupError(
-            f"Connection {conn_id!r}: the {api} API key contains a space, a line break, a control or a "
-            "non-ASCII character (often a copy-paste artefact); store the key alone, exactly as issued."
-        )
-    key_check(key, log)
-
-    def extra_field(name: str) -> Any:
-        # The 3.2+ form stores conn-fields under their own name; older forms used "extra__<type>__<name>".
-        return extra.get(name, extra.get(f"extra__{conn.conn_type}__{name}"))
-
-    return ConnectionSettings(
-        base_url=_base_url(conn, default_base_url),
-        api_key=Secret(key),
-        timeout=_timeout(timeout if timeout is not None else extra_field(EXTRA_TIMEOUT), conn_id),
-        max_retries=_max_retries(max_retries if max_retries is not None else extra_field(EXTRA_MAX_RETRIES), conn_id),
-    )
 
 
 def call_timeout(seconds: float | None) -> Timeout | None:
@@ -285,8 +250,7 @@ def _timeout(value: Any, conn_id: str) -> Timeout:
         seconds = -1.0
     if not 0.1 <= seconds <= 3600:
         raise ConnectionSetupError(
-            f"Connection {conn_id!r}: extra {EXTRA_TIMEOUT!r} must be a number of seconds from 0.1 to 3600, "
-            f"not {value!r}"
+            f"Connection {conn_id!r}: extra 'timeout' must be a number of seconds from 0.1 to 3600, not {value!r}"
         )
     return Timeout(connect=min(DEFAULT_TIMEOUT.connect, seconds), read=seconds)
 
@@ -300,7 +264,59 @@ def _max_retries(value: Any, conn_id: str) -> int:
         count = -1
     if isinstance(value, bool) or str(count) != str(value).strip() or not 0 <= count <= MAX_RETRIES_LIMIT:
         raise ConnectionSetupError(
-            f"Connection {conn_id!r}: extra {EXTRA_MAX_RETRIES!r} must be a whole number from 0 to "
+            f"Connection {conn_id!r}: extra 'max_retries' must be a whole number from 0 to "
             f"{MAX_RETRIES_LIMIT}, not {value!r}"
         )
     return count
+
+
+def _network(proxy: Any, verify: Any, cert: Any, cert_key: Any, conn_id: str) -> Network:
+    """The extras ``proxy``, ``verify``, ``cert`` and ``cert_key``, checked before any request."""
+    use_env_proxy = True
+    proxy_secret = None
+    if proxy is False or (isinstance(proxy, str) and proxy.strip().lower() in NO_PROXY_WORDS):
+        use_env_proxy = False
+    elif proxy not in (None, ""):
+        text = str(proxy).strip()
+        parts = urlsplit(text) if "://" in text else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            # The value may carry credentials: the message names the rule, never the value.
+            raise ConnectionSetupError(
+                f"Connection {conn_id!r}: extra 'proxy' must be a URL with its scheme, like "
+                "'http://proxy.example:3128' (credentials as 'http://user:password@host:port'), or 'direct' "
+                "to ignore HTTPS_PROXY/NO_PROXY; the value given is not (not shown: it may hold a password)"
+            )
+        proxy_secret = Secret(text)
+    return Network(
+        proxy=proxy_secret,
+        use_env_proxy=use_env_proxy,
+        verify=_verify(verify, conn_id),
+        cert=_cert(cert, cert_key, conn_id),
+    )
+
+
+def _verify(value: Any, conn_id: str) -> bool | str:
+    if value in (None, "") or value is True or str(value).strip().lower() == "true":
+        return True
+    if value is False or str(value).strip().lower() == "false":
+        return False
+    return _readable_file(str(value).strip(), "verify", "a CA bundle (PEM) path, true or false", conn_id)
+
+
+def _cert(cert: Any, key: Any, conn_id: str) -> tuple[str, str | None] | None:
+    if cert in (None, ""):
+        if key not in (None, ""):
+            raise ConnectionSetupError(f"Connection {conn_id!r}: extra 'cert_key' is set but 'cert' is not")
+        return None
+    cert_path = _readable_file(str(cert).strip(), "cert", "a client certificate (PEM) path", conn_id)
+    key_path = None if key in (None, "") else _readable_file(str(key).strip(), "cert_key", "its key path", conn_id)
+    return (cert_path, key_path)
+
+
+def _readable_file(path: str, name: str, what: str, conn_id: str) -> str:
+    if not (os.path.isfile(path) and os.access(path, os.R_OK)):
+        raise ConnectionSetupError(
+            f"Connection {conn_id!r}: extra {name!r} must be {what}, readable by this process; "
+            f"{path!r} is not a readable file here"
+        )
+    return path

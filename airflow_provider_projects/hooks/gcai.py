@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
 from airflow_provider_projects import validation
 from airflow_provider_projects._http.dialect import GcaiDialect
 from airflow_provider_projects.errors import ProjectsApiError
 from airflow_provider_projects.hooks.base import ProjectsApiHook, call_timeout
-from airflow_provider_projects.models.gcai import GcaiIdentity, GcaiPing, GcaiProject
+from airflow_provider_projects.models.gcai import GcaiIdentity, GcaiProject
 from airflow_provider_projects.provider_info import GCAI_BASE_URL
 from airflow_provider_projects.unset import NOT_SET, NotSet
 from airflow_provider_projects.validation import gcai_update_body
@@ -36,11 +35,12 @@ class GcaiHook(ProjectsApiHook):
         super().__init__(gcai_conn_id, **kwargs)
         self.gcai_conn_id = gcai_conn_id
 
-    def check_key(self, key: str, warn: Callable[[str], None]) -> None:
+    def check_key(self, key: str) -> None:
         if not key.startswith(GCAI_KEY_PREFIXES):
-            warn(
-                f"Connection {self.conn_id!r}: GC AI keys start with 'gcai_' (organisation) or 'u:gcai_' "
-                "(personal); this one does not, so GC AI will probably refuse it."
+            self.log.warning(
+                "Connection %r: GC AI keys start with 'gcai_' (organisation) or 'u:gcai_' "
+                "(personal); this one does not, so GC AI will probably refuse it.",
+                self.conn_id,
             )
 
     def get_project(self, project_id: str, *, timeout: float | None = None) -> GcaiProject:
@@ -62,13 +62,15 @@ class GcaiHook(ProjectsApiHook):
         >>> hook.update_project(pid, custom_instructions="Cite the MSA")  # body {"custom_instructions": "..."}
         >>> hook.update_project(pid, description=None)                   # body {"description": null}
         """
-        path = f"/projects/{validation.gcai_project_id(project_id)}"
         body = gcai_update_body(name=name, description=description, custom_instructions=custom_instructions)
-        return self.transport.call("PATCH", path, GcaiProject, json_body=body, timeout=call_timeout(timeout))
+        return self.patch_project(project_id, body, timeout=timeout)
 
-    def ping(self) -> GcaiPing:
-        """``GET /ping``: is the API up and the key accepted."""
-        return self.transport.call("GET", "/ping", GcaiPing)
+    def patch_project(
+        self, project_id: str, body: dict[str, str | None], *, timeout: float | None = None
+    ) -> GcaiProject:
+        """``PATCH /projects/{id}`` with a body already built by ``validation.gcai_update_body``."""
+        path = f"/projects/{validation.gcai_project_id(project_id)}"
+        return self.transport.call("PATCH", path, GcaiProject, json_body=body, timeout=call_timeout(timeout))
 
     def identity(self) -> GcaiIdentity:
         """``GET /me``: the kind of key and its organisation (and user, for personal keys)."""
@@ -85,5 +87,4 @@ class GcaiHook(ProjectsApiHook):
             who = f"a personal key of user {me.user.email or me.user.id} in {org}"
         else:
             who = f"an organisation key of {org}"
-        assert self._settings is not None
-        return True, f"Connected to GC AI at {self._settings.base_url} with {who}."
+        return True, f"Connected to GC AI at {self.settings().base_url} with {who}."

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import threading
+from typing import Any, ClassVar, Literal
 
 from airflow_provider_projects import validation
 from airflow_provider_projects._http.dialect import GcoreDialect
-from airflow_provider_projects.errors import ProjectsApiError
+from airflow_provider_projects.errors import MethodNotAllowedError, ProjectsApiError
 from airflow_provider_projects.hooks.base import ProjectsApiHook, call_timeout
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreTask
 from airflow_provider_projects.provider_info import GCORE_BASE_URL
+from airflow_provider_projects.waiting import Wait, WaitOutcome, poll_flow
+
+ReplaceMethod = Literal["auto", "PUT", "PATCH"]
+
+#: (connection id, base URL) pairs whose PUT answered 405 in this process: ``auto`` goes straight
+#: to PATCH for them. Per process, like a connection pool: a new worker process asks PUT once.
+_put_removed: set[tuple[str, str]] = set()
+_put_removed_lock = threading.Lock()
 
 
-def _path(project_id: int) -> str:
+def project_path(project_id: int) -> str:
     return f"/cloud/v1/projects/{project_id}"
+
+
+def task_path(task_id: str) -> str:
+    return f"/cloud/v1/tasks/{task_id}"
 
 
 class GcoreHook(ProjectsApiHook):
     """Talks to Gcore Cloud with the API key of an Airflow connection of type ``gcore``.
 
     :param gcore_conn_id: the connection: API key in the password field, base URL in host
-        (default ``https://api.gcore.com``), optional extras ``timeout`` and ``max_retries``.
+        (default ``https://api.gcore.com``), optional extras ``timeout``, ``max_retries``,
+        ``proxy``, ``verify``, ``cert`` and ``cert_key``.
     """
 
     conn_type: ClassVar[str] = "gcore"
@@ -36,7 +50,7 @@ class GcoreHook(ProjectsApiHook):
 
     def get_project(self, project_id: int | str, *, timeout: float | None = None) -> GcoreProject:
         """``GET /cloud/v1/projects/{project_id}``."""
-        path = _path(validation.gcore_project_id(project_id))
+        path = project_path(validation.gcore_project_id(project_id))
         return self.transport.call("GET", path, GcoreProject, timeout=call_timeout(timeout))
 
     def replace_project(
@@ -45,36 +59,74 @@ class GcoreHook(ProjectsApiHook):
         *,
         name: str,
         description: str | None = None,
-        use_patch: bool = False,
+        method: ReplaceMethod = "auto",
         timeout: float | None = None,
     ) -> GcoreProject:
         """Replace the project's name and description; a description not given is cleared.
 
-        Sends ``PUT /cloud/v1/projects/{project_id}`` with both fields always present
-        (``"description": null`` clears it). Gcore deprecated that PUT in favour of
-        ``PATCH /cloud/v1/projects/{project_id}``; with ``use_patch=True`` the same body goes by
-        PATCH, which changes exactly the fields sent, so a PATCH carrying both fields is the same
-        replacement. A 409 raises :class:`LockConflictError` with the holding task's id.
+        ``method="PUT"`` sends ``PUT /cloud/v1/projects/{project_id}`` with both fields
+        (``"description": null`` clears it). Gcore deprecated that PUT and its current spec
+        (2026-08) no longer lists it; its successor ``PATCH`` changes exactly the fields sent, so a
+        PATCH carrying both fields is the same replacement. PATCH types ``description`` as a plain
+        string, never null, so a cleared description is sent as ``""``. ``method="auto"`` (the
+        default) sends PUT and, on 405 (which applied nothing), the same replacement by PATCH, and
+        remembers for this process and connection to send PATCH first. A 409 raises
+        :class:`LockConflictError` naming the task that holds the lock.
         """
-        path = _path(validation.gcore_project_id(project_id))
-        body = {"name": validation.gcore_name(name), "description": validation.gcore_description(description)}
-        method = "PATCH" if use_patch else "PUT"
+        method = validation.gcore_replace_method(method)  # type: ignore[assignment]
+        path = project_path(validation.gcore_project_id(project_id))
+        name = validation.gcore_name(name)
+        description = validation.gcore_description(description)
+        memory = (self.conn_id, self.settings().base_url)
+        if method == "PUT" or (method == "auto" and memory not in _put_removed):
+            try:
+                return self._send_replacement("PUT", path, name, description, timeout)
+            except MethodNotAllowedError:
+                if method == "PUT":
+                    raise
+                self._remember_put_removed(memory)
+        return self._send_replacement("PATCH", path, name, "" if description is None else description, timeout)
+
+    def _send_replacement(
+        self, method: str, path: str, name: str, description: str | None, timeout: float | None
+    ) -> GcoreProject:
+        body = {"name": name, "description": description}
         return self.transport.call(method, path, GcoreProject, json_body=body, timeout=call_timeout(timeout))
+
+    def _remember_put_removed(self, memory: tuple[str, str]) -> None:
+        with _put_removed_lock:
+            first = memory not in _put_removed
+            _put_removed.add(memory)
+        if first:
+            self.log.warning(
+                "Gcore answered 405 to PUT %s/cloud/v1/projects/{project_id}: PUT is deprecated (since 2025-12) and "
+                "gone from Gcore's current API; sending the same replacement with PATCH, and PATCH first from now "
+                "on for connection %r in this process. Set method='PATCH' to skip the PUT.",
+                memory[1],
+                self.conn_id,
+            )
 
     def get_task(self, task_id: str, *, timeout: float | None = None) -> GcoreTask:
         """``GET /cloud/v1/tasks/{task_id}``."""
-        path = f"/cloud/v1/tasks/{validation.gcore_task_id(task_id)}"
+        path = task_path(validation.gcore_task_id(task_id))
         return self.transport.call("GET", path, GcoreTask, timeout=call_timeout(timeout))
+
+    def wait_for_task(self, task_id: str, *, deadline: float, poll_interval: float) -> WaitOutcome[GcoreTask]:
+        """Poll a task on this worker until it ends (``FINISHED`` or ``ERROR``) or ``deadline`` passes."""
+        path = task_path(validation.gcore_task_id(task_id))
+        core = self.transport.core
+        wait = task_wait(task_id, deadline=deadline, poll_interval=poll_interval)
+        return self.transport.run(poll_flow(wait, lambda: core.call("GET", path, GcoreTask)))
 
     async def aget_project(self, project_id: int | str) -> GcoreProject:
         """Async ``GET /cloud/v1/projects/{project_id}`` for triggers."""
-        path = _path(validation.gcore_project_id(project_id))
-        return await (await self.async_transport()).call("GET", path, GcoreProject)
+        path = project_path(validation.gcore_project_id(project_id))
+        return await (await self.atransport()).call("GET", path, GcoreProject)
 
     async def aget_task(self, task_id: str) -> GcoreTask:
         """Async ``GET /cloud/v1/tasks/{task_id}`` for triggers."""
-        path = f"/cloud/v1/tasks/{validation.gcore_task_id(task_id)}"
-        return await (await self.async_transport()).call("GET", path, GcoreTask)
+        path = task_path(validation.gcore_task_id(task_id))
+        return await (await self.atransport()).call("GET", path, GcoreTask)
 
     def test_connection(self) -> tuple[bool, str]:
         """A cheap read-only call: list one project (what the UI's Test button runs)."""
@@ -85,8 +137,22 @@ class GcoreHook(ProjectsApiHook):
         except ProjectsApiError as error:
             return False, str(error)
         count = (page.model_extra or {}).get("count")
-        assert self._settings is not None
         return (
             True,
-            f"Connected to Gcore Cloud at {self._settings.base_url}: the key can read projects ({count} visible).",
+            f"Connected to Gcore Cloud at {self.settings().base_url}: the key can read projects ({count} visible).",
         )
+
+
+def task_wait(
+    task_id: str, *, deadline: float, poll_interval: float, failed_polls: int = 0, **options: Any
+) -> Wait[GcoreTask]:
+    """The wait for a Gcore task to end, as the operator, the sensor and the trigger all judge it."""
+    from airflow_provider_projects.waiting import PollTolerance
+
+    return Wait(
+        what=f"Gcore task {task_id}",
+        is_done=lambda task: task.finished,
+        deadline=deadline,
+        poll_interval=poll_interval,
+        tolerance=PollTolerance(failures=failed_polls, **options),
+    )

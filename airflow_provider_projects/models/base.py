@@ -15,3 +15,7 @@ class ApiModel(BaseModel):
     def to_xcom(self) -> dict[str, Any]:
         """A JSON-safe dict with the API's own field names, unknown fields included."""
         return self.model_dump(mode="json")
+
+    def summary(self) -> str:
+        """A short description for logs and errors (models that wait is about say more)."""
+        return type(self).__name__

@@ -1,8 +1,6 @@
-"""GC AI answers: ``ProjectResponse``, ``PingResponse`` and ``CallerIdentityResponse``."""
+"""GC AI answers: ``ProjectResponse`` and ``CallerIdentityResponse``."""
 
 from __future__ import annotations
-
-from typing import Literal
 
 from airflow_provider_projects.models.base import ApiModel
 
@@ -18,13 +16,6 @@ class GcaiProject(ApiModel):
     my_access_level: str | None
     created_at: str
     updated_at: str
-
-
-class GcaiPing(ApiModel):
-    """``GET /ping``."""
-
-    status: Literal["pong"]
-    timestamp: str
 
 
 class GcaiOrganization(ApiModel):

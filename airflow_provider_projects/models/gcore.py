@@ -13,7 +13,8 @@ TERMINAL_TASK_STATES: Final = frozenset({"FINISHED", "ERROR"})
 class GcoreProject(ApiModel):
     """``ProjectSerializer``: all nine keys are always present, three of them nullable.
 
-    Timestamps stay text so XCom carries exactly what the API said.
+    Timestamps stay text so XCom carries exactly what the API said. ``task_id`` is the running
+    task that holds a lock on the project, ``None`` when unlocked.
     """
 
     id: int
@@ -25,11 +26,6 @@ class GcoreProject(ApiModel):
     is_default: bool
     state: str
     task_id: str | None
-
-    @property
-    def locked(self) -> bool:
-        """True while a running task holds a lock on the project."""
-        return self.task_id is not None
 
 
 class GcoreTask(ApiModel):
@@ -55,3 +51,27 @@ class GcoreTask(ApiModel):
     @property
     def failed(self) -> bool:
         return self.state == "ERROR"
+
+    def summary(self) -> str:
+        """``task <id> (<type>) is <STATE>``, for logs and errors."""
+        return f"task {self.id} ({self.task_type}) is {self.state}"
+
+
+class GcoreProjectLock(ApiModel):
+    """A project as a lock wait sees it: the project, and the task holding (or last holding) its lock.
+
+    ``holder`` is read when a new holder shows up and once more when the lock clears, so its
+    ``state`` says whether the task that held the lock ended in ``ERROR``; ``None`` if it could
+    not be read or no lock was seen.
+    """
+
+    project: GcoreProject
+    holder: GcoreTask | None = None
+
+    def summary(self) -> str:
+        """``locked by task <id> (<type>) is <STATE>``, for logs and errors."""
+        if self.project.task_id is None:
+            return "unlocked"
+        if self.holder is not None and self.holder.id == self.project.task_id:
+            return f"locked by {self.holder.summary()}"
+        return f"locked by task {self.project.task_id}"

@@ -12,12 +12,12 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_projects import validation
 from airflow_provider_projects.links import GcaiProjectLink
-from airflow_provider_projects.operators._common import describe_change, is_template
-from airflow_provider_projects.operators._write_guard import WriteGuard
+from airflow_provider_projects.operators._common import checked_literal, describe_change, is_template
 from airflow_provider_projects.unset import NOT_SET, NotSet
 
 if TYPE_CHECKING:
     from airflow_provider_projects.hooks.gcai import GcaiHook
+    from airflow_provider_projects.operators._write_guard import EarlierWrite
 
 _FIELDS = ("name", "description", "custom_instructions")
 
@@ -61,7 +61,11 @@ class GcaiUpdateProjectOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.project_id = project_id if is_template(project_id) else validation.gcai_project_id(project_id)
+        self.project_id = (
+            project_id
+            if is_template(project_id)
+            else checked_literal(self.task_id, validation.gcai_project_id, project_id)
+        )
         self.name = name
         self.description = description
         self.custom_instructions = custom_instructions
@@ -71,25 +75,23 @@ class GcaiUpdateProjectOperator(BaseOperator):
         changes = self._changes()
         literal = {field: NOT_SET if is_template(value) else value for field, value in changes.items()}
         if any(value is not NOT_SET for value in literal.values()) or not any(map(is_template, changes.values())):
-            validation.gcai_update_body(**literal)
+            checked_literal(self.task_id, lambda fields: validation.gcai_update_body(**fields), literal)
 
     def _changes(self) -> dict[str, Any]:
         return {field: getattr(self, field) for field in _FIELDS}
 
-    def _body(self) -> dict[str, str | None]:
-        return validation.gcai_update_body(**self._changes())
-
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_projects.errors import ConcurrentChangeError
         from airflow_provider_projects.hooks.gcai import GcaiHook
+        from airflow_provider_projects.operators._write_guard import WriteGuard
 
         project_id = validation.gcai_project_id(self.project_id)
-        body = self._body()
+        body = validation.gcai_update_body(**self._changes())
         hook: GcaiHook = GcaiHook(self.gcai_conn_id)
-        guard = WriteGuard.for_context(context)
+        guard = WriteGuard(context)
         try:
             earlier = guard.earlier_write()
-            if earlier is not None and earlier.get("desired") == body:
+            if earlier is not None and earlier.desired == body:
                 try:
                     settled = self._settle_earlier_write(hook, project_id, body, earlier)
                 except ConcurrentChangeError:
@@ -99,7 +101,7 @@ class GcaiUpdateProjectOperator(BaseOperator):
                     guard.finish()
                     return settled
             guard.begin(desired=body, before=None)
-            project = hook.update_project(project_id, **self._changes()).to_xcom()
+            project = hook.patch_project(project_id, body).to_xcom()
             guard.finish()
         finally:
             hook.close()  # the keep-alive session is not reused after this one call
@@ -112,7 +114,7 @@ class GcaiUpdateProjectOperator(BaseOperator):
         return project
 
     def _settle_earlier_write(
-        self, hook: GcaiHook, project_id: str, body: dict[str, Any], earlier: dict[str, Any]
+        self, hook: GcaiHook, project_id: str, body: dict[str, Any], earlier: EarlierWrite
     ) -> dict[str, Any] | None:
         """An earlier try crashed with this PATCH in flight: read once before sending it again.
 
@@ -131,13 +133,13 @@ class GcaiUpdateProjectOperator(BaseOperator):
             self.log.info("GC AI project %s already holds this change (an earlier try applied it)", project_id)
             return project.to_xcom()
         try:
-            changed = datetime.fromisoformat(project.updated_at) > datetime.fromisoformat(earlier["started_at"])
-        except (KeyError, TypeError, ValueError):
+            changed = datetime.fromisoformat(project.updated_at) > datetime.fromisoformat(earlier.started_at or "")
+        except (TypeError, ValueError):
             changed = True  # cannot tell: the safe answer is not to overwrite
         if not changed:
             return None
         raise ConcurrentChangeError(
             f"GC AI project {project_id} was updated at {project.updated_at}, after try "
-            f"{earlier.get('try_number')} of this task started sending {body}. Not overwriting a newer "
+            f"{earlier.try_number} of this task started sending {body}. Not overwriting a newer "
             "change; clear the task to apply this one anyway."
         )

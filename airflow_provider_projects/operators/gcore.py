@@ -6,33 +6,41 @@ the hook, the HTTP stack and the trigger load when the task runs.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_projects import validation
+from airflow_provider_projects import _clock, defaults, validation
 from airflow_provider_projects.links import GcoreProjectLink
-from airflow_provider_projects.operators._common import default_deferrable, describe_change, is_template
+from airflow_provider_projects.operators._common import (
+    checked_literal,
+    default_deferrable,
+    describe_change,
+    is_template,
+)
 
 if TYPE_CHECKING:
-    from airflow_provider_projects.errors import ConcurrentChangeError, ProjectsApiError
-    from airflow_provider_projects.hooks.gcore import GcoreHook
+    from airflow_provider_projects.errors import ConcurrentChangeError
+    from airflow_provider_projects.hooks.gcore import GcoreHook, ReplaceMethod
     from airflow_provider_projects.models.gcore import GcoreTask
+    from airflow_provider_projects.operators._write_guard import EarlierWrite
+    from airflow_provider_projects.waiting import WaitOutcome
 
-DEFAULT_LOCK_TIMEOUT: Final = 30 * 60.0
-DEFAULT_POLL_INTERVAL: Final = 10.0
-DEFER_MARGIN: Final = 120.0
+Replacement = dict[str, str | None]
 
 
 class GcoreReplaceProjectOperator(BaseOperator):
-    """Replace a Gcore Cloud project's ``name`` and ``description`` (``PUT /cloud/v1/projects/{id}``).
+    """Replace a Gcore Cloud project's ``name`` and ``description``.
 
-    A replace sets both fields: a ``description`` not given (``None``) is cleared. The operator is
-    lock-aware: it reads the project first and, while a Gcore task holds a lock on it
-    (``task_id`` set), waits for that task to end (``FINISHED`` or ``ERROR``) before writing. If
+    A replace sets both fields: a ``description`` not given (``None``) is cleared. It is sent by
+    ``PUT /cloud/v1/projects/{id}`` and, where Gcore has removed that deprecated PUT (405), by
+    ``PATCH`` with both fields (``method="auto"``, the default); PATCH clears a description with
+    ``""``, since its spec types the field as a plain string.
+
+    The operator is lock-aware: it reads the project first and, while a Gcore task holds a lock on
+    it (``task_id`` set), waits for that task to end (``FINISHED`` or ``ERROR``) before writing. If
     the write still answers 409 (a lock taken in between), it waits for the task named in the
     error and writes again, all within ``lock_timeout``. A project that already has this name and
     description is left alone (no write), which also makes an Airflow retry after a crash safe.
@@ -43,11 +51,12 @@ class GcoreReplaceProjectOperator(BaseOperator):
     :param name: new name, 3-63 characters matching Gcore's pattern (templated).
     :param description: new description, at most 255 characters; ``None`` clears it (templated).
     :param gcore_conn_id: the ``gcore`` connection.
+    :param method: ``"auto"`` (PUT, then PATCH on 405; remembered per process and connection),
+        ``"PUT"`` (never falls back) or ``"PATCH"`` (never tries PUT).
+    :param use_patch: deprecated alias: ``True`` is ``method="PATCH"``.
     :param poll_interval: seconds between task polls while waiting for a lock (default 10).
     :param lock_timeout: seconds the whole lock wait may take (default 1800).
     :param check_lock: read the project before writing and wait for its lock (default True).
-    :param use_patch: send the same replacement with ``PATCH`` (both fields sent), for when
-        Gcore stops accepting the deprecated ``PUT`` (405). Off by default: PUT is what was asked.
     :param fail_on_lock_error: fail when the task that held the lock ended in ``ERROR``
         (default: log a warning and write anyway, since the lock is gone).
     :param deferrable: wait for locks in the triggerer instead of holding a worker slot
@@ -65,29 +74,46 @@ class GcoreReplaceProjectOperator(BaseOperator):
         name: str,
         description: str | None = None,
         gcore_conn_id: str = "gcore_default",
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        method: ReplaceMethod = "auto",
+        use_patch: bool | None = None,
+        poll_interval: float = defaults.POLL_INTERVAL,
+        lock_timeout: float = defaults.LOCK_TIMEOUT,
         check_lock: bool = True,
-        use_patch: bool = False,
         fail_on_lock_error: bool = False,
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.project_id = project_id if is_template(project_id) else validation.gcore_project_id(project_id)
-        self.name = name if is_template(name) else validation.gcore_name(name)
-        self.description = description if is_template(description) else validation.gcore_description(description)
+        task = self.task_id
+        self.project_id = (
+            project_id if is_template(project_id) else checked_literal(task, validation.gcore_project_id, project_id)
+        )
+        self.name = name if is_template(name) else checked_literal(task, validation.gcore_name, name)
+        self.description = (
+            description
+            if is_template(description)
+            else checked_literal(task, validation.gcore_description, description)
+        )
         self.gcore_conn_id = gcore_conn_id
-        self.poll_interval = validation.positive_seconds(poll_interval, "poll_interval")
-        self.lock_timeout = validation.positive_seconds(lock_timeout, "lock_timeout")
+        if use_patch is not None:
+            import warnings
+
+            from airflow.exceptions import AirflowProviderDeprecationWarning
+
+            warnings.warn(
+                "GcoreReplaceProjectOperator(use_patch=...) is deprecated: method='auto' (the default) already "
+                "falls back to PATCH where PUT is gone; use method='PATCH' to always send PATCH.",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+            method = "PATCH" if use_patch else method
+        self.method = checked_literal(task, validation.gcore_replace_method, method)
+        self.poll_interval = checked_literal(task, validation.positive_seconds, poll_interval, "poll_interval")
+        self.lock_timeout = checked_literal(task, validation.positive_seconds, lock_timeout, "lock_timeout")
         self.check_lock = check_lock
-        self.use_patch = use_patch
         self.fail_on_lock_error = fail_on_lock_error
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self._hook: GcoreHook | None = None
-        # Injectable for tests of the blocking wait (not serialized: not template or DAG fields).
-        self._clock: Callable[[], float] = time.time
-        self._sleep: Callable[[float], None] = time.sleep
 
     @property
     def hook(self) -> GcoreHook:
@@ -97,17 +123,9 @@ class GcoreReplaceProjectOperator(BaseOperator):
             self._hook = GcoreHook(self.gcore_conn_id)
         return self._hook
 
-    def _rendered(self) -> tuple[int, str, str | None]:
-        """The rendered fields, checked again (templates render after construction)."""
-        return (
-            validation.gcore_project_id(self.project_id),
-            validation.gcore_name(self.name),
-            validation.gcore_description(self.description),
-        )
-
     def execute(self, context: Context) -> dict[str, Any]:
-        self._rendered()
-        return self._replace(context, deadline=self._clock() + self.lock_timeout)
+        project_id, desired = self._rendered()
+        return self._replace(context, project_id, desired, deadline=_clock.now() + self.lock_timeout, ended=set())
 
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline: float | None = None
@@ -115,50 +133,63 @@ class GcoreReplaceProjectOperator(BaseOperator):
         """Resume after a deferred lock wait: judge the wait, then read and write again.
 
         ``deadline`` comes back from the deferral's kwargs and, as a fallback, in the event itself:
-        ``dag.test()`` (Airflow 3.3) resumes with the event alone, dropping the kwargs. Only an event
-        from an older trigger without it restarts the clock with a fresh ``lock_timeout``.
+        ``dag.test()`` (Airflow 3.3) resumes with the event alone, dropping the kwargs.
         """
-        self._judge_wait(event.get("status", "error"), event.get("task"), event)
+        from airflow_provider_projects.models.gcore import GcoreTask
+        from airflow_provider_projects.waiting import WaitOutcome
+
+        project_id, desired = self._rendered()
+        outcome = WaitOutcome.from_event(event, GcoreTask)
+        self._accept_wait(outcome, project_id)
         if deadline is None:
             carried = event.get("deadline")
-            deadline = float(carried) if isinstance(carried, int | float) else self._clock() + self.lock_timeout
-        return self._replace(context, deadline=deadline)
+            deadline = float(carried) if isinstance(carried, int | float) else _clock.now() + self.lock_timeout
+        ended = {outcome.value.id} if outcome.value is not None else set()
+        return self._replace(context, project_id, desired, deadline=deadline, ended=ended)
 
-    def _replace(self, context: Context, *, deadline: float) -> dict[str, Any]:
+    def _rendered(self) -> tuple[int, Replacement]:
+        """The rendered fields, checked (templates render after construction)."""
+        project_id = validation.gcore_project_id(self.project_id)
+        return project_id, {
+            "name": validation.gcore_name(self.name),
+            "description": validation.gcore_description(self.description),
+        }
+
+    def _replace(
+        self, context: Context, project_id: int, desired: Replacement, *, deadline: float, ended: set[str]
+    ) -> dict[str, Any]:
+        """Read, wait for any lock, write once; ``ended`` holds lock holders already seen to end."""
         from airflow_provider_projects.errors import LockConflictError
         from airflow_provider_projects.operators._write_guard import WriteGuard
 
-        project_id, name, description = self._rendered()
-        desired = {"name": name, "description": description}
-        guard = WriteGuard.for_context(context)
+        guard = WriteGuard(context)
         earlier = guard.earlier_write()
-        ended: set[str] = set()  # lock holders already waited for to their end
         while True:
             before = self.hook.get_project(project_id) if self.check_lock else None
             if before is not None and before.task_id is not None:
                 self.log.info("Gcore project %s is locked by task %s; waiting", project_id, before.task_id)
-                self._wait(before.task_id, deadline, ended)
+                self._wait_for(before.task_id, project_id, deadline, ended)
                 continue
-            current = {"name": before.name, "description": before.description} if before is not None else None
-            if current == desired:
+            current = _replacement(before.name, before.description) if before is not None else None
+            if current == _replacement(str(desired["name"]), desired["description"]):
                 assert before is not None
                 self.log.info("Gcore project %s already has this name and description; nothing sent", project_id)
                 guard.finish()
                 return before.to_xcom()
-            if earlier is not None and current is not None:
-                refusal = _changed_since(project_id, earlier, desired, current)
-                if refusal is not None:
-                    guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
-                    raise refusal
+            if (
+                earlier is not None
+                and current is not None
+                and (refusal := _changed_since(project_id, earlier, desired, current))
+            ):
+                guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
+                raise refusal
             guard.begin(desired=desired, before=current)
             try:
-                after = self.hook.replace_project(
-                    project_id, name=name, description=description, use_patch=self.use_patch
-                )
+                after = self.hook.replace_project(project_id, **desired, method=self.method)  # type: ignore[arg-type]
             except LockConflictError as conflict:
-                holder = conflict.task_id or self._lock_holder(project_id, conflict)
-                self.log.info("Gcore project %s was locked meanwhile (task %s); waiting", project_id, holder)
-                self._wait(holder, deadline, ended)
+                assert conflict.task_id is not None  # the dialect raises LockConflictError only with a holder
+                self.log.info("Gcore project %s was locked meanwhile (task %s); waiting", project_id, conflict.task_id)
+                self._wait_for(conflict.task_id, project_id, deadline, ended)
                 continue
             guard.finish()
             result = after.to_xcom()
@@ -166,108 +197,79 @@ class GcoreReplaceProjectOperator(BaseOperator):
             self.log.info("Gcore project %s: %s", project_id, describe_change(old, result, ("name", "description")))
             return result
 
-    def _lock_holder(self, project_id: int, conflict: ProjectsApiError) -> str:
-        """The task locking the project after a 409 whose message named none.
-
-        A 409 on a project that no task locks is not a lock (a name another project already uses
-        answers 409 too): writing again would only repeat it, so it fails here instead of looping.
-        """
-        from airflow_provider_projects.errors import UnexpectedStatusError
-
-        holder = self.hook.get_project(project_id).task_id
-        if holder is not None:
-            return holder
-        raise UnexpectedStatusError(
-            f"Gcore Cloud {conflict.method} /cloud/v1/projects/{project_id} answered 409 {conflict.api_code or ''} "
-            f"although no task locks project {project_id}, so waiting cannot help; nothing was written. "
-            f"API said: {conflict.api_message}",
-            status=conflict.status,
-            api_code=conflict.api_code,
-            api_message=conflict.api_message,
-            request_id=conflict.request_id,
-            method=conflict.method,
-            url=conflict.url,
-        ) from conflict
-
-    def _wait(self, task_id: str, deadline: float, ended: set[str]) -> None:
-        """Wait until the task holding the lock ends (``FINISHED`` or ``ERROR``), within the deadline.
+    def _wait_for(self, holder: str, project_id: int, deadline: float, ended: set[str]) -> None:
+        """Wait until the task holding the lock ends, within the deadline: here, or in the triggerer.
 
         A holder in ``ended`` was already seen to end, yet the project is still reported locked by
-        it: there is nothing to poll, so the blocking wait pauses ``poll_interval`` before the next
-        read or write instead of repeating them back to back until ``lock_timeout``.
+        it: there is nothing to poll, so the wait pauses ``poll_interval`` before the next read or
+        write instead of repeating them back to back until ``lock_timeout``.
         """
         from airflow_provider_projects.errors import LockWaitTimeoutError
 
-        remaining = deadline - self._clock()
+        remaining = deadline - _clock.now()
         if remaining <= 0:
             raise LockWaitTimeoutError(
-                f"Gcore project {self.project_id} is still locked by task {task_id} after lock_timeout "
+                f"Gcore project {project_id} is still locked by task {holder} after lock_timeout "
                 f"{self.lock_timeout:.0f} s; nothing was written"
             )
-        if self.deferrable:
-            self._defer_wait(task_id, deadline, remaining)
-        if task_id in ended:
-            self.log.info("Gcore task %s has ended but the lock is still reported; pausing", task_id)
-            self._sleep(min(self.poll_interval, remaining))
+        if holder in ended:
+            self.log.info("Gcore task %s has ended but the lock is still reported; pausing", holder)
+            _clock.sleep(min(self.poll_interval, remaining))
             return
-        from airflow_provider_projects.waiting import WaitSteps, run_blocking, wait_until
+        if self.deferrable:
+            self._defer_wait(holder, deadline, remaining)
+        outcome = self.hook.wait_for_task(holder, deadline=deadline, poll_interval=self.poll_interval)
+        self._accept_wait(outcome, project_id)
+        ended.add(holder)
 
-        steps: WaitSteps[GcoreTask] = wait_until(
-            lambda task: task.finished,
-            deadline=deadline,
-            poll_interval=self.poll_interval,
-            clock=self._clock,
-            what=f"Gcore task {task_id}",
-        )
-        result = run_blocking(steps, lambda: self.hook.get_task(task_id), self._sleep)
-        task = result.value.to_xcom() if result.value is not None else None
-        if result.status == "done":
-            ended.add(task_id)
-        self._judge_wait("success" if result.status == "done" else result.status, task, {"error": result.error})
-
-    def _defer_wait(self, task_id: str, deadline: float, remaining: float) -> None:
+    def _defer_wait(self, holder: str, deadline: float, remaining: float) -> None:
         from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
 
+        self.log.info("Deferring: the triggerer polls Gcore task %s every %.0f s", holder, self.poll_interval)
         self.defer(
             trigger=GcoreTaskTrigger(
-                gcore_task_id=task_id,
+                gcore_task_id=holder,
                 deadline=deadline,
                 gcore_conn_id=self.gcore_conn_id,
                 poll_interval=self.poll_interval,
             ),
             method_name="execute_complete",
             kwargs={"deadline": deadline},
-            timeout=timedelta(seconds=remaining + DEFER_MARGIN),
+            timeout=timedelta(seconds=remaining + defaults.DEFER_MARGIN),
         )
 
-    def _judge_wait(self, status: str, task: dict[str, Any] | None, event: dict[str, Any]) -> None:
+    def _accept_wait(self, outcome: WaitOutcome[GcoreTask], project_id: int) -> None:
         """Raise for a wait that timed out or failed; report a lock holder that ended in ERROR."""
-        from airflow_provider_projects.errors import GcoreTaskFailedError, LockWaitTimeoutError, ProjectsApiError
+        from airflow_provider_projects.errors import GcoreTaskFailedError, LockWaitTimeoutError
 
-        if status == "timeout":
+        if outcome.status == "timeout":
+            holder = outcome.last_seen.summary() if outcome.last_seen is not None else "the lock holder (never read)"
             raise LockWaitTimeoutError(
-                f"Gcore project {self.project_id} stayed locked for lock_timeout {self.lock_timeout:.0f} s; "
-                "nothing was written"
+                f"Gcore project {project_id} stayed locked past lock_timeout {self.lock_timeout:.0f} s: {holder}, "
+                f"seen holding the lock for {outcome.waited:.0f} s over {outcome.polls} poll(s); nothing was written. "
+                "Raise lock_timeout, or look into that task in Gcore."
             )
-        if status == "error":
-            error = event.get("error")
-            if isinstance(error, ProjectsApiError):
-                raise error
-            from airflow_provider_projects.triggers.gcore import error_from_event
-
-            raise error_from_event(event)
-        if task is not None and task.get("state") == "ERROR":
+        if outcome.status == "error":
+            assert outcome.error is not None
+            raise outcome.error
+        task = outcome.value
+        if task is not None and task.failed:
             message = (
-                f"The task that locked Gcore project {self.project_id} ({task.get('task_type')} {task.get('id')}) "
-                f"ended in ERROR: {task.get('error')}"
+                f"The task that locked Gcore project {project_id} ({task.task_type} {task.id}) "
+                f"ended in ERROR: {task.error}"
             )
             if self.fail_on_lock_error:
-                raise GcoreTaskFailedError(message, task_id=str(task.get("id")), task_error=task.get("error"))
+                raise GcoreTaskFailedError(message, task_id=task.id, task_error=task.error)
             self.log.warning("%s; the lock is gone, so the replace goes ahead", message)
 
 
+def _replacement(name: str, description: str | None) -> Replacement:
+    """A replacement as Gcore stores it: a cleared description reads back as null or "" (after PATCH)."""
+    return {"name": name, "description": description or None}
+
+
 def _changed_since(
-    project_id: int, earlier: dict[str, Any], desired: dict[str, Any], current: dict[str, Any]
+    project_id: int, earlier: EarlierWrite, desired: Replacement, current: Replacement
 ) -> ConcurrentChangeError | None:
     """An earlier try crashed with this write in flight: has someone changed the project since?
 
@@ -277,10 +279,10 @@ def _changed_since(
     """
     from airflow_provider_projects.errors import ConcurrentChangeError
 
-    if earlier.get("desired") != desired or earlier.get("before") in (None, current):
+    if earlier.desired != desired or earlier.before in (None, current):
         return None
     return ConcurrentChangeError(
-        f"Gcore project {project_id} changed since try {earlier.get('try_number')} of this task started "
-        f"writing {desired}: it held {earlier.get('before')} then and holds {current} now. Not "
+        f"Gcore project {project_id} changed since try {earlier.try_number} of this task started "
+        f"writing {desired}: it held {earlier.before} then and holds {current} now. Not "
         "overwriting a newer change; clear the task to apply this one anyway."
     )

@@ -3,7 +3,8 @@
 Triggers only read (``GET``); every write stays on the worker. Their kwargs are JSON-safe and
 hold a connection id, never a key: the triggerer fetches the connection itself. The deadline is
 an absolute wall-clock time, so a trigger rebuilt from ``serialize()`` after a triggerer restart
-continues the same wait instead of starting a new one.
+continues the same wait instead of starting a new one. Waits on one resource in one triggerer
+share its poll (``shared_polls.py``); each still has its own deadline, error budget and event.
 
 :class:`GcoreProjectUnlockedEventTrigger` is the event-driven variant for an ``AssetWatcher``
 ("run this DAG when project X is unlocked"): it has no deadline and fires on each observed
@@ -12,102 +13,42 @@ locked -> unlocked transition.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
-from airflow_provider_projects import validation
+from airflow_provider_projects import _clock, defaults, validation
 from airflow_provider_projects.errors import ProjectsApiError
+from airflow_provider_projects.hooks.gcore import GcoreHook, project_path, task_path, task_wait
+from airflow_provider_projects.models.base import ApiModel
+from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
+from airflow_provider_projects.shared_polls import wait_shared
+from airflow_provider_projects.state_stores import StateStore
 from airflow_provider_projects.waiting import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    DEFAULT_POLL_INTERVAL,
     TRANSIENT_ERRORS,
-    Poll,
-    WaitResult,
-    WaitSteps,
-    wait_until,
-    watch_pause,
+    PollTolerance,
+    Wait,
+    WaitOutcome,
 )
 
-T = TypeVar("T")
-
-
-async def run_async(
-    steps: WaitSteps[T], poll: Callable[[], Awaitable[T]], sleep: Callable[[float], Awaitable[None]]
-) -> WaitResult[T]:
-    """Drive a wait in the event loop (the async twin of ``waiting.run_blocking``, I/O only)."""
-    step = next(steps)
-    while True:
-        try:
-            if isinstance(step, Poll):
-                try:
-                    result: T | ProjectsApiError = await poll()
-                except ProjectsApiError as error:
-                    result = error
-                step = steps.send(result)
-            else:
-                await sleep(step.seconds)
-                step = steps.send(None)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-
-
-def error_event(error: ProjectsApiError) -> dict[str, Any]:
-    """A JSON-safe event describing a typed error (its text is already free of keys)."""
-    attributes = {
-        name: value
-        for name, value in vars(error).items()
-        if name != "message" and (value is None or isinstance(value, str | int | float | bool))
-    }
-    return {
-        "status": "error",
-        "error_type": type(error).__name__,
-        "message": str(error),
-        "http_status": error.status,
-        "attributes": attributes,
-    }
-
-
-def error_from_event(event: dict[str, Any]) -> ProjectsApiError:
-    """Rebuild the typed error an ``error`` event describes (unknown names give the base class)."""
-    from airflow_provider_projects import errors
-
-    error_type = getattr(errors, str(event.get("error_type")), None)
-    if not (isinstance(error_type, type) and issubclass(error_type, ProjectsApiError)):
-        error_type = ProjectsApiError
-    error = error_type.__new__(error_type)
-    ProjectsApiError.__init__(error, str(event.get("message", "the wait failed")), status=event.get("http_status"))
-    attributes = event.get("attributes")
-    if isinstance(attributes, dict):  # api_code, request_id, retry_after, task_id... as the trigger saw them
-        vars(error).update({k: v for k, v in attributes.items() if isinstance(k, str) and k != "message"})
-    # The subclass's own fields (``retry_after``, ``task_id``...) are not in the event: None, not missing.
-    for name, parameter in inspect.signature(error_type.__init__).parameters.items():
-        if parameter.kind is parameter.KEYWORD_ONLY and not hasattr(error, name):
-            setattr(error, name, None)
-    return error
+T = TypeVar("T", bound=ApiModel)
 
 
 class GcoreWaitTrigger(BaseTrigger):
     """Polls Gcore until a condition holds; subclasses say what to read and when it is done.
 
-    ``clock`` and ``sleep`` are attributes, not kwargs, so tests can replace them without putting
-    anything unserializable into ``serialize()``.
+    Its event is a :class:`WaitOutcome` (``WaitOutcome.to_event``) plus ``deadline``: the resumed
+    task needs the deadline, and ``dag.test()`` (Airflow 3.3) drops the deferral's own kwargs.
     """
-
-    clock: Callable[[], float] = staticmethod(time.time)
-    sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(
         self,
         *,
         deadline: float,
         gcore_conn_id: str = "gcore_default",
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        poll_interval: float = defaults.POLL_INTERVAL,
+        max_consecutive_errors: int = defaults.MAX_CONSECUTIVE_ERRORS,
         first_poll_at: float | None = None,
         failed_polls: int = 0,
     ) -> None:
@@ -138,38 +79,23 @@ class GcoreWaitTrigger(BaseTrigger):
             kwargs["failed_polls"] = self.failed_polls
         return kwargs
 
-    def _hook(self) -> Any:
-        from airflow_provider_projects.hooks.gcore import GcoreHook
+    def _tolerance(self) -> PollTolerance:
+        return PollTolerance(self.max_consecutive_errors, failures=self.failed_polls)
 
-        return GcoreHook(self.gcore_conn_id, async_sleep=self.sleep)
+    async def _wait(
+        self, hook: GcoreHook, path: str, make_read: Callable[[], Callable[[], Awaitable[T]]], wait: Wait[T]
+    ) -> WaitOutcome[T]:
+        """Join the shared poll of ``path`` (or start it with ``make_read()``) and wait for the outcome."""
+        try:
+            settings = await hook.asettings()
+        except ProjectsApiError as error:  # a missing or malformed connection ends the wait, typed
+            return WaitOutcome("error", error=error)
+        if self.first_poll_at is not None and (delay := min(self.first_poll_at, self.deadline) - _clock.now()) > 0:
+            await _clock.asleep(delay)
+        return await wait_shared((settings.fingerprint(), path), make_read(), wait, self.log)
 
-    async def _wait(self, poll: Callable[[], Awaitable[T]], is_done: Callable[[T], bool], what: str) -> WaitResult[T]:
-        steps = wait_until(
-            is_done,
-            deadline=self.deadline,
-            poll_interval=self.poll_interval,
-            clock=self.clock,
-            max_consecutive_errors=self.max_consecutive_errors,
-            what=what,
-            failed_polls=self.failed_polls,
-        )
-        if self.first_poll_at is not None:
-            delay = min(self.first_poll_at, self.deadline) - self.clock()
-            if delay > 0:
-                await self.sleep(delay)
-        return await run_async(steps, poll, self.sleep)
-
-    def _ending(self, result: WaitResult[Any], what: str) -> dict[str, Any] | None:
-        """The event for a wait that did not end in ``done`` (``None`` when it did)."""
-        if result.status == "timeout":
-            return {
-                "status": "timeout",
-                "message": f"{what} still not clear at the deadline after {result.polls} polls",
-            }
-        if result.status == "error":
-            assert result.error is not None
-            return error_event(result.error)
-        return None
+    def _event(self, outcome: WaitOutcome[Any], **extra: Any) -> TriggerEvent:
+        return TriggerEvent({**outcome.to_event(), **extra, "deadline": self.deadline})  # type: ignore[no-untyped-call]
 
 
 class GcoreTaskTrigger(GcoreWaitTrigger):
@@ -189,24 +115,28 @@ class GcoreTaskTrigger(GcoreWaitTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self._hook()
-        what = f"Gcore task {self.gcore_task_id}"
-        result = await self._wait(lambda: hook.aget_task(self.gcore_task_id), lambda task: task.finished, what)
-        ending = self._ending(result, what)
-        if ending is None:
-            assert result.value is not None
-            ending = {"status": "success", "task": result.value.to_xcom(), "message": f"{what} ended"}
-        # The deadline travels with the event: the resumed task needs it, and dag.test() (3.3) drops
-        # the deferral's own kwargs.
-        ending["deadline"] = self.deadline
-        yield TriggerEvent(ending)  # type: ignore[no-untyped-call]
+        hook = GcoreHook(self.gcore_conn_id)
+        wait = task_wait(
+            self.gcore_task_id,
+            deadline=self.deadline,
+            poll_interval=self.poll_interval,
+            failed_polls=self.failed_polls,
+            max_consecutive_errors=self.max_consecutive_errors,
+        )
+
+        def make_read() -> Callable[[], Awaitable[GcoreTask]]:
+            return lambda: hook.aget_task(self.gcore_task_id)
+
+        outcome = await self._wait(hook, task_path(self.gcore_task_id), make_read, wait)
+        yield self._event(outcome)
 
 
 class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
     """Waits until a Gcore project's ``task_id`` is null (no task holds a lock on it).
 
-    ``lock_task_id`` is the lock holder seen before deferring; when the wait ends, that task is
-    read once so the event can say whether it ended in ``ERROR``.
+    ``lock_task_id`` is the lock holder seen before deferring. The event's value is a
+    :class:`GcoreProjectLock`: the unlocked project and the task that held the lock, read once
+    more when the lock cleared so that its ``state`` says whether it ended in ``ERROR``.
     """
 
     def __init__(self, *, project_id: int, lock_task_id: str | None = None, **kwargs: Any) -> None:
@@ -222,37 +152,50 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self._hook()
-        what = f"the lock on Gcore project {self.project_id}"
-        holders: list[str] = [self.lock_task_id] if self.lock_task_id else []
+        hook = GcoreHook(self.gcore_conn_id)
+        wait: Wait[GcoreProjectLock] = Wait(
+            what=f"the lock on Gcore project {self.project_id}",
+            is_done=lambda lock: lock.project.task_id is None,
+            deadline=self.deadline,
+            poll_interval=self.poll_interval,
+            tolerance=self._tolerance(),
+        )
 
-        def unlocked(project: Any) -> bool:
-            if project.task_id and project.task_id not in holders:
-                holders.append(project.task_id)
-            return project.task_id is None
+        def make_read() -> Callable[[], Awaitable[GcoreProjectLock]]:
+            return ProjectLockReader(hook, self.project_id, self.lock_task_id)
 
-        result = await self._wait(lambda: hook.aget_project(self.project_id), unlocked, what)
-        ending = self._ending(result, what)
-        if ending is None:
-            assert result.value is not None
-            ending = {
-                "status": "success",
-                "project": result.value.to_xcom(),
-                "lock_task": None,
-                "message": f"{what} cleared",
-            }
-            if holders:
-                ending["lock_task"] = await _final_task(hook, holders[-1])
-        # The deadline travels with the event: the resumed task needs it, and dag.test() (3.3) drops
-        # the deferral's own kwargs.
-        ending["deadline"] = self.deadline
-        yield TriggerEvent(ending)  # type: ignore[no-untyped-call]
+        outcome = await self._wait(hook, project_path(self.project_id), make_read, wait)
+        if outcome.value is not None and outcome.value.holder is None and self.lock_task_id is not None:
+            # The shared poll never saw a holder, but this wait's sensor did before deferring.
+            holder = await _task_or_none(hook, self.lock_task_id)
+            outcome = WaitOutcome("done", outcome.value.model_copy(update={"holder": holder}), polls=outcome.polls)
+        yield self._event(outcome)
 
 
-async def _final_task(hook: Any, task_id: str) -> dict[str, Any] | None:
-    """The last lock holder as a dict, or ``None`` if it cannot be read (the wait succeeded anyway)."""
+class ProjectLockReader:
+    """Reads a project for a shared poll, and its lock holder once per holder (and once at the end)."""
+
+    def __init__(self, hook: GcoreHook, project_id: int, holder_id: str | None = None) -> None:
+        self._hook = hook
+        self._project_id = project_id
+        self._holder_id = holder_id
+        self._holder: GcoreTask | None = None
+
+    async def __call__(self) -> GcoreProjectLock:
+        project = await self._hook.aget_project(self._project_id)
+        if project.task_id is not None and project.task_id != self._holder_id:
+            self._holder_id = project.task_id
+            self._holder = await _task_or_none(self._hook, project.task_id)
+        elif project.task_id is None and self._holder_id is not None:
+            self._holder = await _task_or_none(self._hook, self._holder_id) or self._holder
+            self._holder_id = None
+        return GcoreProjectLock(project=project, holder=self._holder)
+
+
+async def _task_or_none(hook: GcoreHook, task_id: str) -> GcoreTask | None:
+    """A lock holder's task, or ``None`` if it cannot be read (the wait goes on without its details)."""
     try:
-        return (await hook.aget_task(task_id)).to_xcom()  # type: ignore[no-any-return]
+        return await hook.aget_task(task_id)
     except ProjectsApiError:
         return None
 
@@ -288,21 +231,19 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
     :param max_consecutive_errors: failed polls in a row logged as warnings before backing off.
     """
 
-    sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
-
     def __init__(
         self,
         *,
         project_id: int | str,
         gcore_conn_id: str = "gcore_default",
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        poll_interval: float = defaults.POLL_INTERVAL,
+        max_consecutive_errors: int = defaults.MAX_CONSECUTIVE_ERRORS,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.project_id = validation.gcore_project_id(project_id)
         self.gcore_conn_id = gcore_conn_id
         self.poll_interval = validation.positive_seconds(poll_interval, "poll_interval")
-        self.max_consecutive_errors = int(max_consecutive_errors)
+        self.max_consecutive_errors = validation.error_count(max_consecutive_errors, "max_consecutive_errors")
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return f"{type(self).__module__}.{type(self).__qualname__}", {
@@ -317,91 +258,45 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
         """The asset state store key holding the lock holder this watch last saw."""
         return f"gcore_lock_task:{self.gcore_conn_id}:{self.project_id}"
 
-    def _hook(self) -> Any:
-        from airflow_provider_projects.hooks.gcore import GcoreHook
-
-        return GcoreHook(self.gcore_conn_id, async_sleep=self.sleep)
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         what = f"Gcore project {self.project_id}"
-        holder = await self._recall()
+        store = StateStore(getattr(self, "asset_state_store", None), what="asset state store")  # Airflow 3.3+
+        recalled = await store.aget(self.state_key)
+        holder = recalled if isinstance(recalled, str) and recalled else None
         if holder is not None:
             self.log.info("%s was locked by task %s when this watch last ran", what, holder)
-        hook: Any = None
-        failures = 0
+        tolerance = PollTolerance(self.max_consecutive_errors)
+        hook = GcoreHook(self.gcore_conn_id)
         while True:
-            error: ProjectsApiError | None = None
-            if hook is None:
-                hook = self._hook()
             try:
-                project = await hook.aget_project(self.project_id)
-            except ProjectsApiError as exc:
-                error = exc
-                failures += 1
-                fatal = not isinstance(exc, TRANSIENT_ERRORS)
-                if fatal:
-                    hook = None  # read the connection again next time: the key may have been fixed
-                if fatal or failures > self.max_consecutive_errors:
-                    self.log.error("Polling %s failed (%d in a row); still watching: %s", what, failures, exc)
-                else:
-                    self.log.warning("Polling %s failed (%d in a row): %s", what, failures, exc)
-            else:
-                failures = 0
-                if project.task_id is not None:
-                    if project.task_id != holder:
-                        self.log.info("%s is locked by task %s", what, project.task_id)
-                        holder = project.task_id
-                        await self._remember(holder)
-                elif holder is not None:
-                    lock_task = await _final_task(hook, holder)
-                    self.log.info("%s is unlocked (task %s ended)", what, holder)
-                    yield TriggerEvent(  # type: ignore[no-untyped-call]
-                        {
-                            "status": "unlocked",
-                            "project_id": self.project_id,
-                            "project": project.to_xcom(),
-                            "lock_task": lock_task,
-                        }
+                found: GcoreProject | ProjectsApiError = await hook.aget_project(self.project_id)
+            except ProjectsApiError as error:
+                found = error
+            ending = tolerance.judge(found, what)
+            if isinstance(found, ProjectsApiError):
+                if ending is not None:
+                    self.log.error(
+                        "Polling %s failed (%d in a row); still watching: %s", what, tolerance.failures, found
                     )
-                    holder = None
-                    await self._forget()
-            await self.sleep(
-                watch_pause(
-                    error,
-                    failures,
-                    poll_interval=self.poll_interval,
-                    max_consecutive_errors=self.max_consecutive_errors,
+                if not isinstance(found, TRANSIENT_ERRORS):
+                    hook = GcoreHook(self.gcore_conn_id)  # read the connection again: the key may have been fixed
+            elif found.task_id is not None and found.task_id != holder:
+                self.log.info("%s is locked by task %s", what, found.task_id)
+                holder = found.task_id
+                await store.aset(self.state_key, holder)
+            elif found.task_id is None and holder is not None:
+                lock_task = await _task_or_none(hook, holder)
+                self.log.info("%s is unlocked (task %s ended)", what, holder)
+                yield TriggerEvent(  # type: ignore[no-untyped-call]
+                    {
+                        "status": "unlocked",
+                        "project_id": self.project_id,
+                        "project": found.to_xcom(),
+                        "lock_task": lock_task.to_xcom() if lock_task is not None else None,
+                    }
                 )
-            )
-
-    # -- the lock holder in the asset state store (best effort: memory is the fallback) ------------
-
-    async def _recall(self) -> str | None:
-        store = getattr(self, "asset_state_store", None)  # Airflow 3.3+
-        if store is None:
-            return None
-        try:
-            value = await store.aget(self.state_key)
-        except Exception as exc:  # no store for this trigger (e.g. it watches several assets)
-            self.log.warning("Cannot read the asset state store (%s); the lock holder is kept in memory", exc)
-            self.asset_state_store = None
-            return None
-        return value if isinstance(value, str) and value else None
-
-    async def _remember(self, task_id: str) -> None:
-        store = getattr(self, "asset_state_store", None)  # Airflow 3.3+
-        if store is not None:
-            try:
-                await store.aset(self.state_key, task_id)
-            except Exception as exc:
-                self.log.warning("Cannot write the asset state store (%s); the lock holder is kept in memory", exc)
-                self.asset_state_store = None
-
-    async def _forget(self) -> None:
-        store = getattr(self, "asset_state_store", None)  # Airflow 3.3+
-        if store is not None:
-            try:
+                holder = None
                 await store.adelete(self.state_key)
-            except Exception as exc:
-                self.log.warning("Cannot write the asset state store (%s); the lock holder is kept in memory", exc)
-                self.asset_state_store = None
+            await _clock.asleep(
+                tolerance.watch_pause(found if isinstance(found, ProjectsApiError) else None, self.poll_interval)
+            )

@@ -1,0 +1,156 @@
+"""One poll per resource per event loop, shared by every wait on that resource.
+
+A triggerer runs every deferred wait of a deployment in one event loop. Waits on the same
+resource (same API base URL, same key, same project or task) join one :class:`SharedPoll`: it
+reads the resource once per interval and hands the answer to each wait's own :class:`Wait`,
+so each keeps its deadline, its error budget and its event. A hundred tasks waiting for one
+project's lock cost one request per interval, not a hundred.
+
+Polls run at a fixed rate, the shortest interval among the waits sharing them, with the phase
+taken from the first answer: pausing an interval *after* each answer would poll at
+1/(interval + latency). A 429 inside a poll is retried by the HTTP core after its
+``Retry-After``, once for every wait on the key. Nothing here outlives its event loop: the
+registry is per loop, and a poll ends with its last wait (a trigger cancelled, timed out or
+moved to another triggerer leaves the others running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from airflow_provider_projects import _clock
+from airflow_provider_projects.errors import ProjectsApiError
+from airflow_provider_projects.models.base import ApiModel
+from airflow_provider_projects.waiting import Wait, WaitOutcome
+
+T = TypeVar("T", bound=ApiModel)
+
+Read = Callable[[], Awaitable[T]]
+
+
+@dataclass(eq=False)
+class _Waiter(Generic[T]):
+    wait: Wait[T]
+    log: Any  # the trigger's own logger, so progress lines land in that task's log
+    done: asyncio.Future[WaitOutcome[T]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class SharedPoll(Generic[T]):
+    """Polls one resource for every wait that joined it, until the last one leaves."""
+
+    def __init__(self, key: Hashable, read: Read[T], registry: dict[Hashable, SharedPoll[Any]]) -> None:
+        self.key = key
+        self._read = read
+        self._registry = registry
+        self._waiters: list[_Waiter[T]] = []
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"shared poll {len(registry)}")
+        self.polls = 0
+
+    async def wait(self, wait: Wait[T], log: Any) -> WaitOutcome[T]:
+        """Join, and return this wait's outcome; leaving early (cancelled) leaves the others polling."""
+        waiter = _Waiter(wait, log)
+        self._waiters.append(waiter)
+        self._wake.set()  # its interval or deadline may be sooner than the poll's next tick
+        try:
+            return await asyncio.shield(waiter.done)
+        finally:
+            self._leave(waiter)
+
+    def _leave(self, waiter: _Waiter[T]) -> None:
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
+        if not self._waiters:
+            self._close()
+
+    def _close(self) -> None:
+        if self._registry.get(self.key) is self:
+            del self._registry[self.key]
+        self._task.cancel()
+
+    async def _run(self) -> None:
+        next_tick: float | None = None
+        try:
+            while self._waiters:
+                outcome = await self._poll_once()
+                now = _clock.now()
+                next_tick = now if next_tick is None else next_tick  # the phase comes from the first answer
+                self._hand_out(outcome, now)
+                if not self._waiters:
+                    return
+                next_tick = self._next_tick(next_tick, now)
+                await self._sleep_until(min(next_tick, *(w.wait.deadline for w in self._waiters)))
+        except Exception as error:  # a bug, not an API error: every wait on the key hears of it
+            for waiter in self._waiters:
+                if not waiter.done.done():
+                    waiter.done.set_exception(error)
+        finally:
+            if self._registry.get(self.key) is self:
+                del self._registry[self.key]
+
+    async def _poll_once(self) -> T | ProjectsApiError:
+        self.polls += 1
+        try:
+            return await self._read()
+        except ProjectsApiError as error:
+            return error
+
+    def _hand_out(self, outcome: T | ProjectsApiError, now: float) -> None:
+        for waiter in list(self._waiters):
+            verdict = waiter.wait.observe(outcome, now)
+            if isinstance(verdict, WaitOutcome):
+                self._waiters.remove(waiter)
+                if not waiter.done.done():
+                    waiter.done.set_result(verdict)
+                continue
+            line = waiter.wait.progress(now)
+            if line is not None:
+                waiter.log.info("%s", line)
+
+    def _next_tick(self, previous: float, now: float) -> float:
+        """The next tick of the fixed-rate grid; ticks missed while a slow poll ran are skipped."""
+        interval = min(w.wait.poll_interval for w in self._waiters)
+        tick = previous + interval
+        if tick <= now:
+            tick += interval * math.ceil((now - tick) / interval + 1e-9)
+        return tick
+
+    async def _sleep_until(self, moment: float) -> None:
+        self._wake.clear()
+        delay = moment - _clock.now()
+        if delay <= 0:
+            return
+        sleeper = asyncio.ensure_future(_clock.asleep(delay))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            woken.cancel()
+        if woken.done() and not sleeper.done():
+            # A wait joined: poll at once only if its deadline has come, else keep the grid.
+            await self._sleep_until(min(moment, *(w.wait.deadline for w in self._waiters)))
+
+
+_registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, SharedPoll[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def wait_shared(key: Hashable, read: Read[T], wait: Wait[T], log: Any) -> WaitOutcome[T]:
+    """Wait on the resource ``key`` names, joining its poll or starting it with ``read``."""
+    registry = _registries.setdefault(asyncio.get_running_loop(), {})
+    poll = registry.get(key)
+    if poll is None:
+        poll = registry[key] = SharedPoll(key, read, registry)
+    return await poll.wait(wait, log)
+
+
+def polls_in_loop() -> int:
+    """How many shared polls the running loop holds (for tests and benchmarks)."""
+    return len(_registries.get(asyncio.get_running_loop(), {}))
