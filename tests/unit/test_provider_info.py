@@ -12,7 +12,10 @@ import jsonschema
 import pytest
 
 from airflow_provider_projects import __version__, get_provider_info
-from airflow_provider_projects.hooks.base import EXTRA_MAX_RETRIES, EXTRA_TIMEOUT, MAX_RETRIES_LIMIT
+from airflow_provider_projects.hooks.base import MAX_RETRIES_LIMIT
+
+EXTRA_TIMEOUT = "timeout"
+EXTRA_MAX_RETRIES = "max_retries"
 from airflow_provider_projects.hooks.gcai import GcaiHook
 from airflow_provider_projects.hooks.gcore import GcoreHook
 from airflow_provider_projects.provider_info import GCAI_BASE_URL, GCORE_BASE_URL
@@ -192,7 +195,7 @@ def assert_hook_accepts(monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], 
     )
     hook = GcaiHook("conn_schema")
     try:
-        hook.settings_from((conn := hook.get_connection("conn_schema")), conn.extra_dejson)
+        hook.settings()
     except ConnectionSetupError:
         assert not accepted
     else:

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_projects import validation
 from airflow_provider_projects.errors import InvalidInputError
-from airflow_provider_projects.unset import NOT_SET, NotSet, is_set
+from airflow_provider_projects.unset import NOT_SET, NotSet
 
 UUID_TEXT = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
@@ -245,9 +245,6 @@ def test_not_set_is_a_falsy_singleton() -> None:
     assert NOT_SET is not None
     assert NotSet() is NOT_SET
     assert repr(NOT_SET) == "NOT_SET"
-    assert is_set(None)
-    assert is_set("")
-    assert not is_set(NOT_SET)
 
 
 @pytest.mark.parametrize(
