@@ -1,0 +1,654 @@
+"""Reading the Airflow connection (AIRFLOW_CONN_* env vars) once, checking it before any request,
+and keeping the API key and the proxy URL out of every output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeApi, Reply, VirtualClock, ok, run_virtual
+from samples import GCAI_ID, GCAI_PROJECT, GCAI_URL, GCORE_PROJECT, GCORE_URL, TASK_ID
+
+from airflow_provider_projects._http.core import RetryPolicy
+from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Secret, Timeout
+from airflow_provider_projects.errors import ApiUnreachableError, ConnectionSetupError, ProjectsApiError
+from airflow_provider_projects.hooks.base import ProjectsApiHook
+from airflow_provider_projects.hooks.gcai import GcaiHook
+from airflow_provider_projects.hooks.gcore import GcoreHook
+
+SECRET = "ZZ-SECRET-7f3a9c"
+PROXY_PASSWORD = "pr0xy-Pa55-91c2"
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn: dict[str, Any]) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def gcore_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "conn_x", **extra: Any) -> GcoreHook:
+    set_conn(monkeypatch, conn_id, {"conn_type": "gcore", "password": "k-123456", "extra": extra})
+    return GcoreHook(conn_id)
+
+
+def output_of(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
+    """Everything logged: stdlib records (caplog) and the task-SDK's structlog output (stdout/stderr)."""
+    captured = capsys.readouterr()
+    return "\n".join([captured.out, captured.err, *(r.getMessage() for r in caplog.records)])
+
+
+def every_text_of(error: BaseException) -> str:
+    """The error as any logger or tracker could render it: str, repr, args, traceback, fields."""
+    texts = [str(error), repr(error), repr(error.args), *traceback.format_exception(error)]
+    if isinstance(error, ProjectsApiError):
+        texts.append(repr(vars(error)))
+    return "\n".join(texts)
+
+
+# -- base URL -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hook_class", "conn_type", "extra_conn", "base_url"),
+    [
+        (GcoreHook, "gcore", {}, GCORE_URL),
+        (GcaiHook, "gcai", {}, GCAI_URL),
+        (GcoreHook, "gcore", {"host": "api.example.test"}, "https://api.example.test"),
+        (GcoreHook, "gcore", {"host": "  api.example.test/  "}, "https://api.example.test"),
+        (GcaiHook, "gcai", {"host": "gcai.example.test/api/external/v1"}, "https://gcai.example.test/api/external/v1"),
+        (GcoreHook, "gcore", {"host": "localhost", "schema": "http", "port": 8080}, "http://localhost:8080"),
+        (GcoreHook, "gcore", {"host": "localhost", "port": 8443}, "https://localhost:8443"),
+        (GcoreHook, "gcore", {"host": "http://127.0.0.1:9000/"}, "http://127.0.0.1:9000"),
+        (GcaiHook, "gcai", {"host": "https://proxy.test/gcai/v1/"}, "https://proxy.test/gcai/v1"),
+    ],
+)
+def test_base_url(
+    hook_class: type[ProjectsApiHook],
+    conn_type: str,
+    extra_conn: dict[str, Any],
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_conn(monkeypatch, "conn_url", {"conn_type": conn_type, "password": "gcai_key-123", **extra_conn})
+    hook = hook_class("conn_url")
+    assert hook.settings().base_url == base_url
+    assert hook.transport.core.base_url == base_url
+
+
+@pytest.mark.parametrize("host", ["https://api gcore.test", "ftp://api.gcore.test", "http://:8080"])
+def test_an_unusable_base_url_is_a_setup_error_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, api: FakeApi, host: str
+) -> None:
+    set_conn(monkeypatch, "gcore_default", {"conn_type": "gcore", "host": host, "password": "k-1"})
+    with pytest.raises(ConnectionSetupError, match="is not an http\\(s\\) URL") as caught:
+        GcoreHook().get_project(4)
+    assert "gcore_default" in str(caught.value)
+    assert api.requests == []
+
+
+# -- timeout and max_retries ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "timeout"),
+    [
+        ({}, DEFAULT_TIMEOUT),
+        ({"timeout": None}, DEFAULT_TIMEOUT),
+        ({"timeout": ""}, DEFAULT_TIMEOUT),
+        ({"timeout": 5}, Timeout(5.0, 5.0)),
+        ({"timeout": 0.5}, Timeout(0.5, 0.5)),
+        ({"timeout": "45"}, Timeout(10.0, 45.0)),
+        ({"timeout": 3600}, Timeout(10.0, 3600.0)),
+        ({"extra__gcore__timeout": 7}, Timeout(7.0, 7.0)),  # the pre-3.2 form's key
+        ({"timeout": 20, "extra__gcore__timeout": 7}, Timeout(10.0, 20.0)),
+    ],
+)
+def test_timeout_extra_valid(extra: dict[str, Any], timeout: Timeout, monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = gcore_conn(monkeypatch, **extra)
+    assert hook.settings().timeout == timeout
+    assert hook.transport.core.timeout == timeout
+
+
+@pytest.mark.parametrize("value", [0, -1, 3601, "abc", "nan", "inf", [5], {"read": 5}, True])
+def test_timeout_extra_invalid(value: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConnectionSetupError) as caught:
+        gcore_conn(monkeypatch, "conn_bad_t", timeout=value).settings()
+    assert "'timeout'" in str(caught.value)
+    assert "'conn_bad_t'" in str(caught.value)
+    assert repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "max_retries"),
+    [
+        ({}, RetryPolicy().max_retries),
+        ({"max_retries": None}, 4),
+        ({"max_retries": 0}, 0),
+        ({"max_retries": 10}, 10),
+        ({"max_retries": "3"}, 3),
+        ({"max_retries": " 3 "}, 3),
+        ({"extra__gcai__max_retries": 2}, 2),
+    ],
+)
+def test_max_retries_extra_valid(extra: dict[str, Any], max_retries: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_r", {"conn_type": "gcai", "password": "gcai_k", "extra": extra})
+    hook = GcaiHook("conn_r")
+    assert hook.settings().max_retries == max_retries
+    assert hook.transport.core.policy.max_retries == max_retries
+
+
+@pytest.mark.parametrize("value", [-1, 11, 2.5, "3.5", "three", True, False, [1], "03"])
+def test_max_retries_extra_invalid(value: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_bad_r", {"conn_type": "gcai", "password": "gcai_k", "extra": {"max_retries": value}})
+    with pytest.raises(ConnectionSetupError) as caught:
+        GcaiHook("conn_bad_r").settings()
+    assert "'max_retries'" in str(caught.value)
+    assert "0 to 10" in str(caught.value)
+
+
+def test_hook_arguments_override_the_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(
+        monkeypatch,
+        "conn_over",
+        {"conn_type": "gcore", "password": "k-123456", "extra": {"timeout": 5, "max_retries": 7}},
+    )
+    settings = GcoreHook("conn_over", timeout=12, max_retries=0).settings()
+    assert settings.timeout == Timeout(10.0, 12.0)
+    assert settings.max_retries == 0
+
+
+def test_hook_arguments_are_checked_like_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_over_bad", {"conn_type": "gcore", "password": "k-123456"})
+    with pytest.raises(ConnectionSetupError, match="'max_retries'"):
+        GcoreHook("conn_over_bad", max_retries=99).settings()
+
+
+def test_the_connection_is_read_once_per_hook(monkeypatch: pytest.MonkeyPatch, api: FakeApi) -> None:
+    api.on("GET", "/cloud/v1/projects/42", ok(GCORE_PROJECT))
+    hook = gcore_conn(monkeypatch, "conn_once")
+    reads: list[str] = []
+    original = GcoreHook.get_connection
+
+    def counted(conn_id: str) -> Any:
+        reads.append(conn_id)
+        return original(conn_id)
+
+    monkeypatch.setattr(GcoreHook, "get_connection", staticmethod(counted))
+    hook.get_project(42)
+    hook.get_project(42)
+    assert hook.settings() is hook.settings()
+    assert reads == ["conn_once"]
+    assert len(api.sent("GET", "/cloud/v1/projects/42")) == 2
+
+
+# -- proxy, verify, cert, cert_key ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"user:{PROXY_PASSWORD}@proxy.example:3128",  # no scheme
+        f"proxy.example:{PROXY_PASSWORD}",
+        f"ftp://user:{PROXY_PASSWORD}@proxy.example:21",  # not http(s)
+        f"http://user:{PROXY_PASSWORD}@:3128",  # no host
+        f"socks5://{PROXY_PASSWORD}@proxy.example:1080",
+    ],
+)
+def test_a_proxy_that_is_not_an_http_url_is_a_setup_error_that_never_shows_the_value(
+    value: str, monkeypatch: pytest.MonkeyPatch, api: FakeApi
+) -> None:
+    hook = gcore_conn(monkeypatch, "conn_proxy", proxy=value)
+    with pytest.raises(ConnectionSetupError) as caught:
+        hook.get_project(42)
+    text = every_text_of(caught.value)
+    assert "'conn_proxy'" in str(caught.value)
+    assert "extra 'proxy' must be a URL with its scheme" in str(caught.value)
+    assert "'direct'" in str(caught.value)  # says how to ignore the environment's proxy
+    assert value not in text
+    assert PROXY_PASSWORD not in text
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert api.requests == []  # checked before any request
+
+
+@pytest.mark.parametrize("value", [f"http://user:{PROXY_PASSWORD}@proxy.example:3128", "https://proxy.example"])
+def test_a_proxy_url_is_kept_as_a_secret_for_every_request(
+    value: str, monkeypatch: pytest.MonkeyPatch, api: FakeApi
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy.example:8080")
+    hook = gcore_conn(monkeypatch, proxy=f"  {value} ")
+    network = hook.settings().network
+    assert network.proxy == Secret(value)
+    assert network.proxy_for(GCORE_URL + "/cloud/v1/projects/1") == Secret(value)  # wins over the environment
+    shown = "\n".join([repr(hook.settings()), str(hook.settings()), repr(network), repr(hook.transport)])
+    assert PROXY_PASSWORD not in shown
+    assert value not in shown
+
+
+@pytest.mark.parametrize("value", ["direct", "DIRECT", " none ", "false", "False", False])
+def test_proxy_direct_ignores_the_environment(value: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy.example:8080")
+    network = gcore_conn(monkeypatch, proxy=value).settings().network
+    assert network.proxy is None
+    assert network.use_env_proxy is False
+    assert network.proxy_for(GCORE_URL + "/cloud/v1/projects/1") is None
+
+
+@pytest.mark.parametrize("extra", [{}, {"proxy": None}, {"proxy": ""}])
+def test_without_a_proxy_extra_the_environment_applies(extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "env-proxy.example:8080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    network = gcore_conn(monkeypatch, **extra).settings().network
+    assert network.proxy is None
+    assert network.use_env_proxy is True
+    assert network.proxy_for(GCORE_URL + "/x") == Secret("http://env-proxy.example:8080")
+    monkeypatch.setenv("NO_PROXY", "api.gcore.com")
+    assert network.proxy_for(GCORE_URL + "/x") is None
+
+
+def test_the_old_form_key_of_proxy_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    network = gcore_conn(monkeypatch, extra__gcore__proxy="direct").settings().network
+    assert network.use_env_proxy is False
+
+
+@pytest.fixture
+def pem(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "ca.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    yield path
+
+
+@pytest.mark.parametrize(
+    ("value", "verify"),
+    [(None, True), ("", True), (True, True), ("true", True), (" TRUE ", True), (False, False), ("false", False)],
+)
+def test_verify_true_or_false(value: Any, verify: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {} if value is None else {"verify": value}
+    hook = gcore_conn(monkeypatch, **extra)
+    assert hook.settings().network.verify is verify
+    assert hook.transport.session.verify is verify
+    assert hook.transport.session.trust_env is False  # no second reading of REQUESTS_CA_BUNDLE and co.
+
+
+def test_verify_a_ca_bundle_path(pem: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = gcore_conn(monkeypatch, verify=f" {pem} ")
+    assert hook.settings().network.verify == str(pem)
+    assert hook.transport.session.verify == str(pem)
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "unreadable"])
+def test_verify_an_unusable_ca_path_is_a_setup_error_before_any_request(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: FakeApi
+) -> None:
+    path = tmp_path / "ca.pem"
+    if case == "directory":
+        path.mkdir()
+    elif case == "unreadable":
+        path.write_text("x")
+        real_access = os.access  # root reads any file, so unreadable is the access check's answer here
+        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(path) else real_access(p, mode))
+    hook = gcore_conn(monkeypatch, "conn_ca", verify=str(path))
+    with pytest.raises(ConnectionSetupError) as caught:
+        hook.get_project(42)
+    text = str(caught.value)
+    assert "'conn_ca'" in text
+    assert "extra 'verify' must be a CA bundle (PEM) path, true or false" in text
+    assert f"{str(path)!r} is not a readable file here" in text
+    assert api.requests == []
+
+
+def test_cert_alone_and_with_its_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+    cert.write_text("c")
+    key.write_text("k")
+
+    alone = gcore_conn(monkeypatch, "conn_c1", cert=str(cert))
+    assert alone.settings().network.cert == (str(cert), None)
+    assert alone.transport.session.cert == str(cert)
+
+    both = gcore_conn(monkeypatch, "conn_c2", cert=str(cert), cert_key=str(key))
+    assert both.settings().network.cert == (str(cert), str(key))
+    assert both.transport.session.cert == (str(cert), str(key))
+
+    neither = gcore_conn(monkeypatch, "conn_c3")
+    assert neither.settings().network.cert is None
+    assert neither.transport.session.cert is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"cert_key": "KEYFILE"}, "extra 'cert_key' is set but 'cert' is not"),
+        ({"cert": "MISSING"}, "extra 'cert' must be a client certificate (PEM) path"),
+        ({"cert": "CERTFILE", "cert_key": "MISSING"}, "extra 'cert_key' must be its key path"),
+    ],
+)
+def test_cert_problems_are_setup_errors_before_any_request(
+    extra: dict[str, str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: FakeApi
+) -> None:
+    files = {"CERTFILE": tmp_path / "c.pem", "KEYFILE": tmp_path / "c.key", "MISSING": tmp_path / "nope.pem"}
+    files["CERTFILE"].write_text("c")
+    files["KEYFILE"].write_text("k")
+    hook = gcore_conn(monkeypatch, "conn_cert", **{name: str(files[v]) for name, v in extra.items()})
+    with pytest.raises(ConnectionSetupError) as caught:
+        hook.get_project(42)
+    assert says in str(caught.value)
+    assert "'conn_cert'" in str(caught.value)
+    assert api.requests == []
+
+
+# -- the key --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", [None, "", "   "])
+def test_missing_key(password: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn: dict[str, Any] = {"conn_type": "gcore"}
+    if password is not None:
+        conn["password"] = password
+    set_conn(monkeypatch, "conn_nokey", conn)
+    with pytest.raises(ConnectionSetupError) as caught:
+        GcoreHook("conn_nokey").transport  # noqa: B018
+    text = str(caught.value)
+    assert "'conn_nokey'" in text
+    assert "has no Gcore Cloud API key" in text
+    assert "password field" in text
+    assert "Login" not in text
+
+
+@pytest.mark.parametrize(("hook_class", "conn_type"), [(GcoreHook, "gcore"), (GcaiHook, "gcai")])
+def test_key_in_login_field(hook_class: type[ProjectsApiHook], conn_type: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_login", {"conn_type": conn_type, "login": f"gcai_{SECRET}"})
+    with pytest.raises(ConnectionSetupError) as caught:
+        hook_class("conn_login").transport  # noqa: B018
+    text = str(caught.value)
+    assert "Login field" in text
+    assert "move it to the API key field" in text
+    assert SECRET not in every_text_of(caught.value)
+
+
+@pytest.mark.parametrize(("hook_class", "conn_type"), [(GcoreHook, "gcore"), (GcaiHook, "gcai")])
+@pytest.mark.parametrize("bad", [f"{SECRET}\nX-Injected: 1", f"{SECRET} tail", f"{SECRET}é"])
+def test_a_key_that_cannot_go_in_a_header_is_refused_without_echoing_it(
+    hook_class: type[ProjectsApiHook], conn_type: str, bad: str, monkeypatch: pytest.MonkeyPatch, api: FakeApi
+) -> None:
+    set_conn(monkeypatch, "conn_badkey", {"conn_type": conn_type, "password": bad})
+    with pytest.raises(ConnectionSetupError) as caught:
+        hook_class("conn_badkey").transport  # noqa: B018
+    assert "copy-paste artefact" in str(caught.value)
+    assert SECRET not in every_text_of(caught.value)
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("hook_class", "conn_type", "password", "key", "word"),
+    [
+        (GcoreHook, "gcore", f"APIKey {SECRET}", SECRET, "APIKey"),
+        (GcoreHook, "gcore", f"apikey   {SECRET}", SECRET, "apikey"),
+        (GcoreHook, "gcore", f"Bearer {SECRET}", SECRET, "Bearer"),
+        (GcaiHook, "gcai", f"Bearer gcai_{SECRET}", f"gcai_{SECRET}", "Bearer"),
+        (GcaiHook, "gcai", f"  bearer u:gcai_{SECRET}  ", f"u:gcai_{SECRET}", "bearer"),
+    ],
+)
+def test_scheme_prefix_is_removed_with_a_warning_without_the_key(
+    *,
+    hook_class: type[ProjectsApiHook],
+    conn_type: str,
+    password: str,
+    key: str,
+    word: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    set_conn(monkeypatch, "conn_prefix", {"conn_type": conn_type, "password": password})
+    hook = hook_class("conn_prefix")
+    assert hook.settings().api_key.reveal() == key
+    expected_header = f"APIKey {key}" if conn_type == "gcore" else key
+    assert hook.transport.core.request("GET", "/x").headers["Authorization"] == expected_header
+    logged = output_of(capsys, caplog)
+    assert f"starts with {word!r}" in logged
+    assert "that word was removed" in logged
+    assert SECRET not in logged
+
+
+@pytest.mark.parametrize(("key", "warned"), [("gcai_abc123", False), ("u:gcai_abc123", False), ("sk-abc123", True)])
+def test_gcai_key_prefix_check(
+    key: str,
+    warned: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    set_conn(monkeypatch, "conn_gcai_key", {"conn_type": "gcai", "password": key})
+    GcaiHook("conn_gcai_key").transport  # noqa: B018
+    logged = output_of(capsys, caplog)
+    assert ("GC AI keys start with 'gcai_'" in logged) is warned
+    assert key not in logged
+
+
+def test_gcore_key_has_no_gcai_prefix_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    set_conn(monkeypatch, "conn_gcore_key", {"conn_type": "gcore", "password": "plain-token-1"})
+    GcoreHook("conn_gcore_key").transport  # noqa: B018
+    assert "gcai_" not in output_of(capsys, caplog)
+
+
+@pytest.mark.parametrize(("hook_class", "conn_type"), [(GcoreHook, "gcore"), (GcaiHook, "gcai")])
+def test_missing_connection_says_how_to_create_it(
+    hook_class: type[ProjectsApiHook], conn_type: str, monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
+) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_CONN", raising=False)
+    hook = hook_class("no_such_conn")
+    with pytest.raises(ConnectionSetupError) as caught:
+        hook.transport  # noqa: B018
+    text = str(caught.value)
+    assert "No Airflow connection 'no_such_conn'" in text
+    assert f"airflow connections add no_such_conn --conn-type {conn_type}" in text
+    assert "AIRFLOW_CONN_NO_SUCH_CONN=" in text
+    assert f'"conn_type": "{conn_type}"' in text
+    assert caught.value.__cause__ is None
+
+    with pytest.raises(ConnectionSetupError, match="No Airflow connection 'no_such_conn'"):
+        run_virtual(clock, hook.atransport())
+
+
+def test_asettings_reads_the_same_checked_settings(
+    monkeypatch: pytest.MonkeyPatch, clock: VirtualClock, pem: Path
+) -> None:
+    set_conn(
+        monkeypatch,
+        "conn_async",
+        {
+            "conn_type": "gcore",
+            "password": "APIKey k-123456",
+            "extra": {"timeout": 5, "proxy": "direct", "verify": str(pem)},
+        },
+    )
+    settings = run_virtual(clock, GcoreHook("conn_async").asettings())
+    assert settings == GcoreHook("conn_async").settings()
+    assert settings.api_key.reveal() == "k-123456"
+    assert (settings.timeout, settings.network.verify, settings.network.use_env_proxy) == (
+        Timeout(5.0, 5.0),
+        str(pem),
+        False,
+    )
+    transport = run_virtual(clock, GcoreHook("conn_async").atransport())
+    assert transport.network == settings.network
+
+    set_conn(monkeypatch, "conn_async_bad", {"conn_type": "gcore", "password": "k", "extra": {"proxy": "p:1"}})
+    with pytest.raises(ConnectionSetupError, match="extra 'proxy'"):
+        run_virtual(clock, GcoreHook("conn_async_bad").asettings())
+
+
+def test_default_connection_ids() -> None:
+    assert GcoreHook().conn_id == "gcore_default"
+    assert GcaiHook().conn_id == "gcai_default"
+    assert GcoreHook("x").gcore_conn_id == "x"
+    assert GcaiHook("y").gcai_conn_id == "y"
+
+
+# -- redaction ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def every_log_record(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog at DEBUG on the root and on every logger that does not propagate to it."""
+    caplog.set_level(logging.DEBUG)
+    patched: list[tuple[logging.Logger, int]] = []
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and not logger.propagate:
+            patched.append((logger, logger.level))
+            logger.addHandler(caplog.handler)
+            logger.setLevel(logging.DEBUG)
+    yield caplog
+    for logger, level in patched:
+        logger.removeHandler(caplog.handler)
+        logger.setLevel(level)
+
+
+def record_texts(caplog: pytest.LogCaptureFixture) -> list[str]:
+    texts = []
+    for record in caplog.records:
+        texts.append(record.getMessage())
+        texts.append(repr(record.args))
+        texts.append(str(record.__dict__))
+        if record.exc_info and record.exc_info[1] is not None:
+            texts.extend(traceback.format_exception(record.exc_info[1]))
+    return texts
+
+
+def error_texts(error: BaseException) -> list[str]:
+    texts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        texts.append(every_text_of(current))
+        current = current.__cause__ or current.__context__
+    return texts
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def echo_body(api: str, status: int) -> dict[str, Any]:
+    """An error body whose message echoes the key, as some gateways do."""
+    if api == "gcore":
+        if status == 409:
+            message = (
+                f"Operation on resource `{SECRET}` currently locked by running task `update_project` with id "
+                f"`{TASK_ID}` (2026-05-01) to prevent concurrent operations. Repeat request a little later. "
+            )
+        else:
+            message = f"Invalid <APIKey> authentication token: {SECRET}"
+        return {"exception_class": "SomeError", "message": message, "request_id": "r-1"}
+    return {"error": f"Invalid key gcai_{SECRET}", "code": "UNAUTHORIZED", "details": {"key": f"gcai_{SECRET}"}}
+
+
+REDACTION_SCENARIOS = [
+    ("gcore", "ok"),
+    ("gcore", "401-echo"),
+    ("gcore", "409-echo"),
+    ("gcore", "500"),
+    ("gcore", "refused"),
+    ("gcai", "ok"),
+    ("gcai", "401-echo"),
+    ("gcai", "404-echo"),
+    ("gcai", "500"),
+    ("gcai", "refused"),
+]
+
+
+@pytest.mark.parametrize(("which", "scenario"), REDACTION_SCENARIOS)
+@pytest.mark.parametrize("prefix", ["", "APIKey "])
+def test_the_key_appears_nowhere(
+    *,
+    which: str,
+    scenario: str,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    clock: VirtualClock,
+    capsys: pytest.CaptureFixture[str],
+    every_log_record: pytest.LogCaptureFixture,
+) -> None:
+    key = SECRET if which == "gcore" else f"gcai_{SECRET}"
+    conn: dict[str, Any] = {"conn_type": which, "password": prefix + key, "extra": {"max_retries": 2}}
+    if scenario == "refused":
+        # The real transport against a closed local port: the library's own exception text is redacted too.
+        conn["host"] = f"http://127.0.0.1:{unused_port()}"
+    else:
+        api: FakeApi = request.getfixturevalue("api")
+    set_conn(monkeypatch, "conn_secret", conn)
+    hook: ProjectsApiHook = (GcoreHook if which == "gcore" else GcaiHook)("conn_secret")
+    if which == "gcore":
+        method, path, ok_body = "PUT", "/cloud/v1/projects/42", GCORE_PROJECT
+        call = lambda: hook.replace_project(42, name="abc", method="PUT")  # type: ignore[attr-defined]  # noqa: E731
+    else:
+        method, path, ok_body = "GET", f"/projects/{GCAI_ID}", GCAI_PROJECT
+        call = lambda: hook.get_project(GCAI_ID)  # type: ignore[attr-defined]  # noqa: E731
+    if scenario == "ok":
+        api.on(method, path, ok(ok_body))
+    elif scenario == "500":
+        api.on(method, path, Reply(500, echo_body(which, 500)))
+    elif scenario != "refused":
+        status = int(scenario.split("-", maxsplit=1)[0])
+        api.on(method, path, Reply(status, echo_body(which, status)))
+
+    error: BaseException | None = None
+    try:
+        result = call()
+    except ProjectsApiError as caught:
+        error = caught
+    else:
+        assert result.to_xcom() == ok_body
+
+    assert (error is None) is (scenario == "ok")
+    if scenario == "500":
+        assert len(clock.sleeps) == (2 if which == "gcai" else 0)  # a 500 is retried for GET, not for PUT
+    if scenario == "refused":
+        assert isinstance(error, ApiUnreachableError)
+        assert "connection failed" in str(error)
+        assert len(clock.sleeps) == 2
+
+    texts = [output_of(capsys, every_log_record), *record_texts(every_log_record)]
+    if error is not None:
+        texts += error_texts(error)
+    transport = hook.transport
+    built = transport.core.request(method, "/x", json_body={"name": "abc"})
+    texts += [repr(hook), str(hook), repr(transport), repr(transport.core), repr(built), str(built)]
+    settings = hook.settings()
+    texts += [repr(settings), str(settings), repr(settings.fingerprint())]
+    leaks = [text for text in texts if SECRET in text]
+    assert leaks == []
+    # the key was really used
+    assert built.headers["Authorization"] in {f"APIKey {SECRET}", f"gcai_{SECRET}"}
+
+
+def test_the_leak_detector_sees_a_logged_key(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    every_log_record: pytest.LogCaptureFixture,
+) -> None:
+    """Control for the test above: a key that is logged is found (nothing masks it before we look)."""
+    set_conn(monkeypatch, "conn_canary", {"conn_type": "gcore", "password": SECRET})
+    hook = GcoreHook("conn_canary")
+    hook.transport  # noqa: B018  (registers the key with Airflow's secrets masker)
+    logging.getLogger("airflow_provider_projects._http.core").warning("canary %s", SECRET)
+    hook.log.warning("canary2 %s", SECRET)
+    logged = output_of(capsys, every_log_record)
+    assert f"canary {SECRET}" in logged
+    assert f"canary2 {SECRET}" in logged
