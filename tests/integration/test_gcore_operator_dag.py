@@ -166,7 +166,33 @@ def test_a_locked_project_is_written_once_the_lock_ends(
         assert trigger_runs == []
 
 
-def test_removed_put_fails_with_the_405_message_then_use_patch_succeeds(
+def test_auto_falls_back_to_patch_where_put_is_gone_and_remembers_it(
+    emulator: ProjectsEmulator,
+    run_dag: Callable[..., DagRunReport],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.gcore_put_removed = True
+
+    first = run_dag(dag_source("gcore_replace_auto_first"), "gcore_replace_auto_first")
+
+    assert first.failures == {}
+    project = emulator.gcore_project(PID)
+    assert (project["name"], project["description"]) == (NEW_NAME, NEW_DESCRIPTION)
+    # The 405 applied nothing, so the same replacement goes by PATCH, once.
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
+    output = "\n".join([*capsys.readouterr(), caplog.text])
+    assert output.count("Gcore answered 405 to PUT") == 1
+    assert emulator.gcore_key not in output
+
+    emulator.clear_journal()
+    again = run_dag(dag_source("gcore_replace_auto_again", name="analytics-again"), "gcore_replace_auto_again")
+
+    assert again.failures == {}
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]  # remembered: no second PUT
+
+
+def test_method_put_never_falls_back_and_its_405_names_the_fix(
     emulator: ProjectsEmulator,
     run_dag: Callable[..., DagRunReport],
     capsys: pytest.CaptureFixture[str],
@@ -175,28 +201,30 @@ def test_removed_put_fails_with_the_405_message_then_use_patch_succeeds(
     emulator.gcore_put_removed = True
     before = emulator.gcore_project(PID)
 
-    failed = run_dag(dag_source("gcore_replace_put_removed"), "gcore_replace_put_removed")
+    failed = run_dag(dag_source("gcore_replace_put_only", method="PUT"), "gcore_replace_put_only")
 
     assert failed.failures == {"replace": "failed"}
     assert emulator.gcore_project(PID) == before
     assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]  # a 405 is not retried
-    captured = capsys.readouterr()
-    output = "\n".join([captured.out, captured.err, caplog.text])
+    output = "\n".join([*capsys.readouterr(), caplog.text])
     assert "MethodNotAllowedError" in output
     assert "HTTP 405" in output
     assert "PATCH /cloud/v1/projects/{project_id}" in output
-    assert "use_patch=True" in output
+    assert "method='auto'" in output
     assert emulator.gcore_key not in output
 
-    emulator.clear_journal()
-    patched = run_dag(dag_source("gcore_replace_use_patch", use_patch=True), "gcore_replace_use_patch")
 
-    assert patched.failures == {}
-    project = emulator.gcore_project(PID)
-    assert (project["name"], project["description"]) == (NEW_NAME, NEW_DESCRIPTION)
-    assert patched.xcom("replace") == project
+def test_method_patch_never_tries_put_and_sends_an_empty_description_not_null(
+    emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]
+) -> None:
+    report = run_dag(
+        dag_source("gcore_replace_patch_only", method="PATCH", description=None), "gcore_replace_patch_only"
+    )
+
+    assert report.failures == {}
     assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
-    assert emulator.requests(api="gcore", method="PATCH")[0].body == {"name": NEW_NAME, "description": NEW_DESCRIPTION}
+    assert emulator.requests(api="gcore", method="PATCH")[0].body == {"name": NEW_NAME, "description": ""}
+    assert report.xcom("replace") == emulator.gcore_project(PID)
 
 
 def test_a_409_that_is_not_a_lock_fails_at_once(
@@ -209,9 +237,11 @@ def test_a_409_that_is_not_a_lock_fails_at_once(
     report = run_dag(dag_source("gcore_replace_name_taken", name="default"), "gcore_replace_name_taken")
 
     assert report.failures == {"replace": "failed"}
-    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH), ("GET", PROJECT_PATH)]
+    # Judged once, from the 409 itself: no holder named, so no extra read and no wait.
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
     assert emulator.gcore_project(PID)["name"] == "analytics"
     captured = capsys.readouterr()
     output = "\n".join([captured.out, captured.err, caplog.text])
-    assert "UnexpectedStatusError" in output
+    assert "ConflictError" in output
+    assert "naming no lock holder" in output
     assert "Project with name `default` already exists." in output
