@@ -1,4 +1,4 @@
-"""GcaiHook against a mocked GC AI: the exact PATCH body, the raw key, errors, 429 and test_connection."""
+"""GcaiHook against a scripted GC AI: the exact PATCH body, the raw key, errors, 429 and test_connection."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests_mock as rm
+from fakes import FakeApi, Reply, VirtualClock, body_of, ok
 from structlog.testing import capture_logs
 
 from airflow_provider_projects.errors import (
@@ -24,7 +24,7 @@ from airflow_provider_projects.unset import NOT_SET
 
 BASE = "https://gcai.test/api/external/v1"
 PID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-URL = f"{BASE}/projects/{PID}"
+PATH = f"/projects/{PID}"
 ORG_KEY = "gcai_unit_org_key_123"
 USER_KEY = "u:gcai_unit_user_key_456"
 FIELDS = ("name", "description", "custom_instructions")
@@ -55,7 +55,7 @@ USER_ME: dict[str, Any] = {
 
 @pytest.fixture
 def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
-    """``connect(key)``: point ``gcai_default`` at the mocked API with that key."""
+    """``connect(key)``: point ``gcai_default`` at the scripted API with that key."""
 
     def set_key(key: str = ORG_KEY) -> None:
         conn = {"conn_type": "gcai", "host": BASE, "password": key}
@@ -65,21 +65,19 @@ def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
     return set_key
 
 
-class Sleeps(list[float]):
-    """An injected ``sleep`` that records the delays instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 @pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
+def hook(connect: Callable[[str], None], clock: VirtualClock) -> GcaiHook:
+    return GcaiHook()
 
 
-@pytest.fixture
-def hook(connect: Callable[[str], None], sleeps: Sleeps) -> GcaiHook:
-    return GcaiHook(sleep=sleeps)
+def warnings_in(logs: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for entry in logs:
+        if entry.get("log_level") != "warning" or "outside of the Task Runner" in entry["event"]:
+            continue
+        args = entry.get("positional_args", ())
+        lines.append(entry["event"] % args if args else entry["event"])
+    return lines
 
 
 # -- the exact body ---------------------------------------------------------------------------------
@@ -100,10 +98,8 @@ def _label(value: Any) -> str:
 @pytest.mark.parametrize(
     "combo", COMBOS, ids=["-".join(f"{f[:4]}={_label(v)}" for f, v in zip(FIELDS, c, strict=True)) for c in COMBOS]
 )
-def test_patch_body_is_exactly_the_fields_given(
-    combo: tuple[Any, ...], hook: GcaiHook, requests_mock: rm.Mocker
-) -> None:
-    requests_mock.patch(URL, json=PROJECT)
+def test_patch_body_is_exactly_the_fields_given(combo: tuple[Any, ...], hook: GcaiHook, api: FakeApi) -> None:
+    api.on("PATCH", PATH, ok(PROJECT))
     kwargs = {field: value for field, value in zip(FIELDS, combo, strict=True) if value is not NOT_SET}
     expected = dict(kwargs)
 
@@ -111,28 +107,27 @@ def test_patch_body_is_exactly_the_fields_given(
         with pytest.raises(InvalidInputError) as refused:
             hook.update_project(PID)
         assert all(field in str(refused.value) for field in FIELDS)
-        assert requests_mock.call_count == 0
+        assert api.requests == []
         return
     if "name" in kwargs and kwargs["name"] is None:
         # name is a string in the API, never nullable: refused before sending anything.
         with pytest.raises(InvalidInputError) as refused:
             hook.update_project(PID, **kwargs)
         assert refused.value.field == "name"
-        assert requests_mock.call_count == 0
+        assert api.requests == []
         return
 
     project = hook.update_project(PID, **kwargs)
 
     assert isinstance(project, GcaiProject)
     assert project.id == PID
-    assert requests_mock.call_count == 1
-    sent = requests_mock.request_history[-1]
-    assert sent.method == "PATCH"
-    assert sent.url == URL
+    [sent] = api.requests
+    assert (sent.method, sent.url) == ("PATCH", BASE + PATH)
     assert sent.headers["Content-Type"] == "application/json"
-    assert sent.json() == expected
+    assert body_of(sent) == expected
     # The raw text proves the difference between a missing key and an explicit null.
-    raw = sent.text
+    assert sent.body is not None
+    raw = sent.body.decode()
     for field, value in zip(FIELDS, combo, strict=True):
         present = re.search(rf'"{field}"\s*:', raw)
         if value is NOT_SET:
@@ -143,24 +138,38 @@ def test_patch_body_is_exactly_the_fields_given(
             assert re.search(rf'"{field}"\s*:\s*{re.escape(json.dumps(value))}', raw), raw
 
 
-def test_only_the_given_field_is_sent_even_with_falsy_values(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+def test_patch_project_sends_a_prebuilt_body_as_is(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("PATCH", PATH, ok(PROJECT))
+    hook.patch_project(PID.upper(), {"description": None, "custom_instructions": "x"})
+    [sent] = api.requests
+    assert (sent.method, sent.url) == ("PATCH", BASE + PATH)
+    assert body_of(sent) == {"description": None, "custom_instructions": "x"}
+
+
+def test_only_the_given_field_is_sent_even_with_falsy_values(hook: GcaiHook, api: FakeApi) -> None:
     """An empty string is a value (clears to ""), not "omitted" and not null."""
-    requests_mock.patch(URL, json=PROJECT)
+    api.on("PATCH", PATH, ok(PROJECT))
     hook.update_project(PID, description="")
-    assert requests_mock.request_history[-1].json() == {"description": ""}
+    assert body_of(api.requests[-1]) == {"description": ""}
 
 
-def test_uppercase_uuid_is_sent_in_canonical_form(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
-    requests_mock.patch(URL, json=PROJECT)
+def test_uppercase_uuid_is_sent_in_canonical_form(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("PATCH", PATH, ok(PROJECT))
     hook.update_project(PID.upper(), custom_instructions=None)
-    assert requests_mock.request_history[-1].url == URL
+    assert api.requests[-1].url == BASE + PATH
 
 
-def test_get_project_parses_the_answer(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
-    requests_mock.get(URL, json=PROJECT)
+def test_get_project_parses_the_answer(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("GET", PATH, ok(PROJECT))
     project = hook.get_project(PID)
     assert project.to_xcom() == PROJECT
-    assert requests_mock.request_history[-1].body is None
+    [sent] = api.requests
+    assert (sent.method, sent.url, sent.body) == ("GET", BASE + PATH, None)
+
+
+def test_the_hook_has_no_ping() -> None:
+    """``ping`` was removed: ``test_connection`` (GET /me) is the one cheap check."""
+    assert not hasattr(GcaiHook, "ping")
 
 
 # -- validation before any request ------------------------------------------------------------------
@@ -182,40 +191,40 @@ def test_get_project_parses_the_answer(hook: GcaiHook, requests_mock: rm.Mocker)
     ],
 )
 def test_invalid_input_is_refused_before_any_request(
-    project_id: Any, kwargs: dict[str, Any], field: str, hook: GcaiHook, requests_mock: rm.Mocker
+    project_id: Any, kwargs: dict[str, Any], field: str, hook: GcaiHook, api: FakeApi
 ) -> None:
-    requests_mock.patch(rm.ANY, json=PROJECT)
+    api.on("PATCH", PATH, ok(PROJECT))
     with pytest.raises(InvalidInputError) as refused:
         hook.update_project(project_id, **kwargs)
     assert refused.value.field == field
     assert refused.value.status is None
-    assert requests_mock.call_count == 0
+    assert api.requests == []
 
 
-def test_empty_update_error_names_every_field(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+def test_empty_update_error_names_every_field(hook: GcaiHook, api: FakeApi) -> None:
     with pytest.raises(InvalidInputError, match="name, description, custom_instructions"):
         hook.update_project(PID, name=NOT_SET, description=NOT_SET, custom_instructions=NOT_SET)
-    assert requests_mock.call_count == 0
+    assert api.requests == []
 
 
-def test_get_project_refuses_a_bad_id_before_any_request(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
+def test_get_project_refuses_a_bad_id_before_any_request(hook: GcaiHook, api: FakeApi) -> None:
     with pytest.raises(InvalidInputError, match="project_id"):
         hook.get_project("123")
-    assert requests_mock.call_count == 0
+    assert api.requests == []
 
 
 # -- the key ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", [ORG_KEY, USER_KEY], ids=["organisation", "personal"])
-def test_key_is_sent_raw_without_a_scheme(key: str, connect: Callable[[str], None], requests_mock: rm.Mocker) -> None:
+def test_key_is_sent_raw_without_a_scheme(key: str, connect: Callable[[str], None], api: FakeApi) -> None:
     connect(key)
-    requests_mock.patch(URL, json=PROJECT)
+    api.on("PATCH", PATH, ok(PROJECT))
     with capture_logs() as logs:
         GcaiHook().update_project(PID, name="n")
-    assert requests_mock.request_history[-1].headers["Authorization"] == key
+    assert api.requests[-1].headers["Authorization"] == key
     # Both forms are valid (a "^gcai_" check would wrongly flag the personal one): no warning at all.
-    assert [entry for entry in logs if entry["log_level"] == "warning"] == []
+    assert warnings_in(logs) == []
 
 
 @pytest.mark.parametrize(
@@ -227,30 +236,32 @@ def test_key_is_sent_raw_without_a_scheme(key: str, connect: Callable[[str], Non
     ],
 )
 def test_a_stored_bearer_prefix_is_removed_with_a_warning_that_hides_the_key(
-    stored: str, sent: str, connect: Callable[[str], None], requests_mock: rm.Mocker
+    stored: str, sent: str, connect: Callable[[str], None], api: FakeApi
 ) -> None:
     connect(stored)
-    requests_mock.patch(URL, json=PROJECT)
+    api.on("PATCH", PATH, ok(PROJECT))
     with capture_logs() as logs:
         GcaiHook().update_project(PID, name="n")
-    assert requests_mock.request_history[-1].headers["Authorization"] == sent
-    warnings = [entry["event"] for entry in logs if entry["log_level"] == "warning"]
-    assert len(warnings) == 1, logs
-    assert "bearer" in warnings[0].lower()
-    assert "gcai_default" in warnings[0]
-    assert sent not in warnings[0]
-    assert sent.split("gcai_", 1)[1] not in warnings[0]
+    assert api.requests[-1].headers["Authorization"] == sent
+    warned = warnings_in(logs)
+    assert len(warned) == 1, logs
+    assert "bearer" in warned[0].lower()
+    assert "gcai_default" in warned[0]
+    assert sent not in warned[0]
+    assert sent.split("gcai_", 1)[1] not in warned[0]
 
 
-def test_a_key_of_another_form_draws_a_warning(connect: Callable[[str], None], requests_mock: rm.Mocker) -> None:
+def test_a_key_of_another_form_draws_a_warning(connect: Callable[[str], None], api: FakeApi) -> None:
     connect("sk-not-a-gcai-key")
-    warnings: list[str] = []
-    GcaiHook().check_key("sk-not-a-gcai-key", warnings.append)
-    assert warnings
-    assert "u:gcai_" in warnings[0]
-    no_warning: list[str] = []
-    GcaiHook().check_key(USER_KEY, no_warning.append)
-    assert no_warning == []
+    api.on("GET", PATH, ok(PROJECT))
+    with capture_logs() as logs:
+        GcaiHook().get_project(PID)
+    warned = warnings_in(logs)
+    assert len(warned) == 1, warned
+    assert "'gcai_'" in warned[0]
+    assert "'u:gcai_'" in warned[0]
+    assert "sk-not-a-gcai-key" not in warned[0]
+    assert api.requests[-1].headers["Authorization"] == "sk-not-a-gcai-key"  # a warning only: still sent
 
 
 # -- error answers ----------------------------------------------------------------------------------
@@ -269,11 +280,11 @@ CLIENT_ERRORS: dict[int, tuple[dict[str, str], type[Exception], list[str]]] = {
 
 @pytest.mark.parametrize("status", sorted(CLIENT_ERRORS))
 def test_client_errors_explain_themselves_and_are_not_retried(
-    status: int, hook: GcaiHook, sleeps: Sleeps, requests_mock: rm.Mocker
+    status: int, hook: GcaiHook, clock: VirtualClock, api: FakeApi
 ) -> None:
     body, error_type, must_say = CLIENT_ERRORS[status]
     must_say = [str(status), *must_say]
-    requests_mock.patch(URL, status_code=status, json=body)
+    api.on("PATCH", PATH, Reply(status, body))
     with pytest.raises(error_type) as failed:
         hook.update_project(PID, description=None)
     message = str(failed.value)
@@ -281,14 +292,23 @@ def test_client_errors_explain_themselves_and_are_not_retried(
         assert words in message, f"{words!r} missing from {message!r}"
     assert body["error"] in message  # the API's own words are kept
     assert getattr(failed.value, "status", None) == status
-    assert requests_mock.call_count == 1
-    assert sleeps == []
+    assert len(api.requests) == 1
+    assert clock.sleeps == []
 
 
-def test_an_error_message_echoing_the_key_is_redacted(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
-    requests_mock.patch(URL, status_code=403, json={"error": f"Invalid API key {ORG_KEY}"})
+def test_a_404_on_read_says_not_found_or_not_visible(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("GET", PATH, Reply(404, {"error": "Resource missing"}))
+    with pytest.raises(NotFoundError) as failed:
+        hook.get_project(PID)
+    assert "cannot see it" in str(failed.value)
+    assert "no write access" not in str(failed.value)
+
+
+def test_an_error_message_echoing_the_key_is_redacted(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("PATCH", PATH, Reply(403, {"error": f"Invalid API key {ORG_KEY}"}))
     with pytest.raises(AuthenticationError) as failed:
         hook.update_project(PID, name="n")
+    assert "Invalid API key ***" in str(failed.value)
     assert ORG_KEY not in str(failed.value)
     assert ORG_KEY not in repr(failed.value)
 
@@ -296,100 +316,90 @@ def test_an_error_message_echoing_the_key_is_redacted(hook: GcaiHook, requests_m
 # -- rate limiting ----------------------------------------------------------------------------------
 
 
-def test_429_waits_as_retry_after_says_then_succeeds(hook: GcaiHook, sleeps: Sleeps, requests_mock: rm.Mocker) -> None:
-    requests_mock.patch(
-        URL,
-        [
-            {
-                "status_code": 429,
-                "json": {"error": "Rate limit exceeded", "code": "RATE_LIMITED"},
-                "headers": {"Retry-After": "7", "RateLimit-Limit": "120", "RateLimit-Remaining": "0"},
-            },
-            {"status_code": 200, "json": PROJECT},
-        ],
+def test_429_waits_as_retry_after_says_then_succeeds(hook: GcaiHook, clock: VirtualClock, api: FakeApi) -> None:
+    limited = Reply(
+        429,
+        {"error": "Rate limit exceeded", "code": "RATE_LIMITED"},
+        {"Retry-After": "7", "RateLimit-Limit": "120", "RateLimit-Remaining": "0"},
     )
+    api.on("PATCH", PATH, limited, ok(PROJECT))
     project = hook.update_project(PID, custom_instructions="x")
     assert project.id == PID
-    assert requests_mock.call_count == 2
-    assert len(sleeps) == 1
-    assert 7.0 <= sleeps[0] <= 8.0
+    assert clock.sleeps == [7.0 + 0.5 * 0.7]  # Retry-After plus jitter (0.5 of at most 10 %)
     # The retry repeats the very same request.
-    first, second = requests_mock.request_history
-    assert first.text == second.text
-    assert first.json() == {"custom_instructions": "x"}
+    first, second = api.requests
+    assert first.body == second.body
+    assert body_of(first) == {"custom_instructions": "x"}
 
 
 def test_429_with_retry_after_beyond_the_cap_fails_without_sleeping(
-    hook: GcaiHook, sleeps: Sleeps, requests_mock: rm.Mocker
+    hook: GcaiHook, clock: VirtualClock, api: FakeApi
 ) -> None:
-    requests_mock.patch(
-        URL,
-        status_code=429,
-        json={"error": "Rate limit exceeded", "code": "RATE_LIMITED"},
-        headers={"Retry-After": "3600"},
+    api.on(
+        "PATCH",
+        PATH,
+        Reply(429, {"error": "Rate limit exceeded", "code": "RATE_LIMITED"}, {"Retry-After": "3600"}),
     )
     with pytest.raises(RateLimitedError) as failed:
         hook.update_project(PID, name="n")
     assert failed.value.retry_after == 3600
     assert "3600" in str(failed.value)
     assert failed.value.api_code == "RATE_LIMITED"
-    assert sleeps == []
-    assert requests_mock.call_count == 1
+    assert clock.sleeps == []
+    assert len(api.requests) == 1
 
 
 def test_429_again_and_again_gives_up_after_the_retries(
-    connect: Callable[[str], None], sleeps: Sleeps, requests_mock: rm.Mocker
+    connect: Callable[[str], None], clock: VirtualClock, api: FakeApi
 ) -> None:
-    requests_mock.patch(URL, status_code=429, json={"error": "Rate limit exceeded"}, headers={"Retry-After": "2"})
+    api.on("PATCH", PATH, Reply(429, {"error": "Rate limit exceeded"}, {"Retry-After": "2"}))
     with pytest.raises(RateLimitedError):
-        GcaiHook(max_retries=2, sleep=sleeps).update_project(PID, name="n")
-    assert requests_mock.call_count == 3
-    assert len(sleeps) == 2
-    assert all(2.0 <= s <= 2.2 for s in sleeps)
+        GcaiHook(max_retries=2).update_project(PID, name="n")
+    assert len(api.requests) == 3
+    assert clock.sleeps == [2.1, 2.1]
 
 
 # -- test_connection --------------------------------------------------------------------------------
 
 
-def test_test_connection_names_an_organisation_key(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
-    requests_mock.get(f"{BASE}/me", json=ORG_ME)
-    ok, message = hook.test_connection()
-    assert ok is True
+def test_test_connection_names_an_organisation_key(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("GET", "/me", ok(ORG_ME))
+    success, message = hook.test_connection()
+    assert success is True
     assert "organisation key" in message
     assert "personal" not in message
     assert "Acme Legal" in message
     assert "4242" in message
     assert BASE in message
     assert ORG_KEY not in message
-    assert [(r.method, r.path) for r in requests_mock.request_history] == [("GET", "/api/external/v1/me")]
-    assert requests_mock.request_history[0].headers["Authorization"] == ORG_KEY
+    assert [(r.method, r.url) for r in api.requests] == [("GET", f"{BASE}/me")]
+    assert api.requests[0].headers["Authorization"] == ORG_KEY
 
 
-def test_test_connection_names_a_personal_key_and_its_user(
-    connect: Callable[[str], None], requests_mock: rm.Mocker
-) -> None:
+def test_test_connection_names_a_personal_key_and_its_user(connect: Callable[[str], None], api: FakeApi) -> None:
     connect(USER_KEY)
-    requests_mock.get(f"{BASE}/me", json=USER_ME)
-    ok, message = GcaiHook().test_connection()
-    assert ok is True
+    api.on("GET", "/me", ok(USER_ME))
+    success, message = GcaiHook().test_connection()
+    assert success is True
     assert "personal key" in message
     assert "jane@acme.test" in message
     assert "Acme Legal" in message
     assert USER_KEY not in message
-    assert requests_mock.request_history[0].headers["Authorization"] == USER_KEY
+    assert api.requests[0].headers["Authorization"] == USER_KEY
 
 
-def test_test_connection_is_false_on_403(hook: GcaiHook, requests_mock: rm.Mocker) -> None:
-    requests_mock.get(f"{BASE}/me", status_code=403, json={"error": "Invalid API key"})
-    ok, message = hook.test_connection()
-    assert ok is False
+def test_test_connection_is_false_on_403(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("GET", "/me", Reply(403, {"error": "Invalid API key"}))
+    success, message = hook.test_connection()
+    assert success is False
     assert "403" in message
     assert "not valid" in message
-    assert requests_mock.call_count == 1
+    assert len(api.requests) == 1
 
 
-def test_test_connection_is_false_without_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_test_connection_is_false_without_a_connection(monkeypatch: pytest.MonkeyPatch, api: FakeApi) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_GCAI_MISSING", raising=False)
-    ok, message = GcaiHook("gcai_missing").test_connection()
-    assert ok is False
+    success, message = GcaiHook("gcai_missing").test_connection()
+    assert success is False
     assert "AIRFLOW_CONN_GCAI_MISSING" in message
+    assert api.requests == []
