@@ -83,7 +83,8 @@ class SharedPoll(Generic[T]):
                 self._hand_out(outcome, now)
                 if not self._waiters:
                     return
-                next_tick = self._next_tick(next_tick, now)
+                if now >= next_tick:  # a poll at a wait's deadline, between ticks, keeps the grid
+                    next_tick = self._next_tick(next_tick, now)
                 await self._sleep_until(min(next_tick, *(w.wait.deadline for w in self._waiters)))
         except Exception as error:  # a bug, not an API error: every wait on the key hears of it
             for waiter in self._waiters:
