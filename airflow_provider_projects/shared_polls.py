@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 from airflow_provider_projects import _clock
 from airflow_provider_projects.errors import ProjectsApiError
 from airflow_provider_projects.models.base import ApiModel
-from airflow_provider_projects.waiting import Wait, WaitOutcome
+from airflow_provider_projects.waiting import Wait, WaitOutcome, retry_pause
 
 T = TypeVar("T", bound=ApiModel)
 
@@ -85,6 +85,7 @@ class SharedPoll(Generic[T]):
                     return
                 if now >= next_tick:  # a poll at a wait's deadline, between ticks, keeps the grid
                     next_tick = self._next_tick(next_tick, now)
+                next_tick = max(next_tick, now + retry_pause(outcome))  # a Retry-After the core did not wait out
                 await self._sleep_until(min(next_tick, *(w.wait.deadline for w in self._waiters)))
         except Exception as error:  # a bug, not an API error: every wait on the key hears of it
             for waiter in self._waiters:
