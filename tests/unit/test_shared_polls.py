@@ -21,7 +21,7 @@ from fakes import START, FakeApi, Reply, VirtualClock, failure, ok, run_virtual
 
 from airflow_provider_projects._http import aio
 from airflow_provider_projects._http.wire import Outcome, Request
-from airflow_provider_projects.errors import ServerError
+from airflow_provider_projects.errors import RateLimitedError, ServerError
 from airflow_provider_projects.models.gcore import GcoreTask
 from airflow_provider_projects.shared_polls import polls_in_loop, wait_shared
 from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
@@ -150,6 +150,23 @@ def test_ticks_missed_while_a_slow_poll_ran_are_skipped(clock: VirtualClock) -> 
     outcome = run_virtual(clock, wait_shared("k", resource, wait(), Lines()))
     assert resource.reads == [0.0, 35.0, 65.0, 95.0]
     assert (outcome.status, outcome.polls) == ("done", 4)
+
+
+def test_a_retry_after_the_core_did_not_wait_out_holds_the_poll_back(clock: VirtualClock) -> None:
+    # A 429 whose Retry-After outlasted the core's retries reaches the waits: the next poll of the
+    # key comes after it, not on the grid, and the grid starts again from that poll.
+    answers: list[GcoreTask | Exception] = [RateLimitedError("HTTP 429", status=429, retry_after=45.0), task("RUNNING")]
+    resource = Resource(clock, lambda now: answers.pop(0) if answers else task("FINISHED"))
+    outcome = run_virtual(clock, wait_shared("k", resource, wait(), Lines()))
+    assert resource.reads == [0.0, 45.0, 55.0]
+    assert (outcome.status, outcome.polls) == ("done", 3)
+
+
+def test_a_retry_after_is_cut_at_a_waits_deadline(clock: VirtualClock) -> None:
+    resource = Resource(clock, lambda now: RateLimitedError("HTTP 429", status=429, retry_after=300.0))
+    outcome = run_virtual(clock, wait_shared("k", resource, wait(deadline=25.0), Lines()))
+    assert resource.reads == [0.0, 25.0]
+    assert (outcome.status, outcome.polls) == ("timeout", 2)
 
 
 # -- each wait is its own --------------------------------------------------------------------------
