@@ -104,7 +104,7 @@ class GcoreReplaceProjectOperator(BaseOperator):
                 "GcoreReplaceProjectOperator(use_patch=...) is deprecated: method='auto' (the default) already "
                 "falls back to PATCH where PUT is gone; use method='PATCH' to always send PATCH.",
                 AirflowProviderDeprecationWarning,
-                stacklevel=2,
+                stacklevel=3,  # past BaseOperator's apply_defaults wrapper, to the DAG line
             )
             method = "PATCH" if use_patch else method
         self.method = checked_literal(task, validation.gcore_replace_method, method)
