@@ -1,4 +1,7 @@
-"""GcaiUpdateProjectOperator: omitted is not None, through real templating, XCom, logging and DAG serialization."""
+"""GcaiUpdateProjectOperator: omitted is not None, through real templating, XCom, logging and DAG serialization.
+
+The API is the scripted ``api`` (tests/fakes.py) and HTTP retry pauses land on the virtual ``clock``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-import requests_mock as rm
 from airflow.sdk import DAG
+from fakes import FakeApi, Reply, VirtualClock, body_of, ok
 from structlog.testing import capture_logs
 
 from airflow_provider_projects.errors import InvalidInputError, NotFoundError
@@ -22,7 +25,7 @@ from airflow_provider_projects.unset import NOT_SET
 BASE = "https://gcai.test/api/external/v1"
 PID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 PID2 = "5b0e6f64-1c1d-4a8e-9f57-2f3b9d2c7a11"
-URL = f"{BASE}/projects/{PID}"
+PATH = f"/projects/{PID}"
 KEY = "gcai_unit_operator_key"
 FIELDS = ("name", "description", "custom_instructions")
 START = datetime(2026, 1, 1)
@@ -45,28 +48,18 @@ def connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_GCAI_DEFAULT", json.dumps(conn))
 
 
-@pytest.fixture(autouse=True)
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every hook the operator builds gets a recording ``sleep``: no unit test ever waits for real."""
-    delays: list[float] = []
-    original = GcaiHook.__init__
-
-    def init(self: GcaiHook, gcai_conn_id: str = "gcai_default", **kwargs: Any) -> None:
-        kwargs.setdefault("sleep", delays.append)
-        original(self, gcai_conn_id, **kwargs)
-
-    monkeypatch.setattr(GcaiHook, "__init__", init)
-    return delays
-
-
-def _answer(project: dict[str, Any] | None = None) -> Callable[[Any, Any], dict[str, Any]]:
-    """A mocked PATCH that answers like GC AI: the project with the sent fields applied."""
+def _answer(project: dict[str, Any] | None = None) -> Callable[[Any], Reply]:
+    """A scripted PATCH that answers like GC AI: the project with the sent fields applied."""
     base = dict(project or PROJECT)
 
-    def respond(request: Any, context: Any) -> dict[str, Any]:
-        return {**base, **request.json(), "updated_at": "2026-01-03T00:00:00.000Z"}
+    def respond(request: Any) -> Reply:
+        return ok({**base, **body_of(request), "updated_at": "2026-01-03T00:00:00.000Z"})
 
     return respond
+
+
+def raw(request: Any) -> str:
+    return "" if request.body is None else request.body.decode()
 
 
 def _render_and_run(op: GcaiUpdateProjectOperator, params: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +71,12 @@ def _render_and_run(op: GcaiUpdateProjectOperator, params: dict[str, Any]) -> di
 # -- checks when the DAG is parsed ------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def no_sleep(clock: VirtualClock) -> VirtualClock:
+    """Every test runs on the virtual clock: no HTTP retry ever waits for real."""
+    return clock
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -86,19 +85,34 @@ def _render_and_run(op: GcaiUpdateProjectOperator, params: dict[str, Any]) -> di
         ({"project_id": PID, "name": "  "}, "name"),
         ({"project_id": PID, "name": None}, "name"),
         ({"project_id": PID, "description": 3}, "description"),
+        ({"project_id": PID, "custom_instructions": ["x"]}, "custom_instructions"),
         ({"project_id": PID}, "name, description, custom_instructions"),
         # Even with a templated id, an update with no field at all is refused at parse time.
         ({"project_id": "{{ params.pid }}"}, "name, description, custom_instructions"),
+        # A literal field is judged even when a neighbour is templated.
+        ({"project_id": PID, "name": "{{ params.name }}", "description": 3}, "description"),
     ],
 )
-def test_literal_mistakes_fail_at_construction(kwargs: dict[str, Any], field: str, requests_mock: rm.Mocker) -> None:
+def test_literal_mistakes_fail_at_construction_naming_the_task(
+    kwargs: dict[str, Any], field: str, api: FakeApi
+) -> None:
     with pytest.raises(InvalidInputError) as refused:
-        GcaiUpdateProjectOperator(task_id="t", **kwargs)
+        GcaiUpdateProjectOperator(task_id="update_acme", **kwargs)
     assert refused.value.field == field
+    assert str(refused.value).startswith("Task 'update_acme': ")
+    assert refused.value.rule
     if field.count(",") == 2:
+        assert "nothing to update" in str(refused.value)
         for name in FIELDS:
             assert name in str(refused.value)
-    assert requests_mock.call_count == 0
+    else:
+        assert str(refused.value).startswith(f"Task 'update_acme': {field} {refused.value.rule}")
+    assert api.requests == []
+
+
+def test_templated_fields_alone_are_not_judged_at_construction() -> None:
+    op = GcaiUpdateProjectOperator(task_id="t", project_id="{{ params.pid }}", name="{{ params.name }}")
+    assert (op.project_id, op.name) == ("{{ params.pid }}", "{{ params.name }}")
 
 
 def test_defaults_are_not_set_and_none_is_kept() -> None:
@@ -150,9 +164,9 @@ TEMPLATED = [
 
 @pytest.mark.parametrize(("kwargs", "params", "expected"), TEMPLATED)
 def test_rendered_fields_are_sent_and_omitted_ones_are_not(
-    kwargs: dict[str, Any], params: dict[str, Any], expected: dict[str, Any], requests_mock: rm.Mocker
+    kwargs: dict[str, Any], params: dict[str, Any], expected: dict[str, Any], api: FakeApi
 ) -> None:
-    requests_mock.patch(URL, json=_answer())
+    api.on("PATCH", PATH, _answer())
     with DAG("templating", schedule=None, start_date=START):
         op = GcaiUpdateProjectOperator(task_id="t", project_id="{{ params.pid }}", **kwargs)
 
@@ -162,21 +176,21 @@ def test_rendered_fields_are_sent_and_omitted_ones_are_not(
     for field in FIELDS:
         if field not in kwargs:
             assert getattr(op, field) is NOT_SET, f"{field} was rendered into {getattr(op, field)!r}"
-    assert requests_mock.call_count == 1
-    sent = requests_mock.request_history[-1]
-    assert sent.json() == expected
+    [sent] = api.requests
+    assert (sent.method, sent.url) == ("PATCH", BASE + PATH)
+    assert body_of(sent) == expected
     for field in FIELDS:
         if field not in expected:
-            assert f'"{field}"' not in sent.text
+            assert f'"{field}"' not in raw(sent)
         elif expected[field] is None:
-            assert f'"{field}":null' in sent.text.replace(" ", "")
+            assert f'"{field}":null' in raw(sent).replace(" ", "")
     # The XCom return value is the updated project as the API returned it.
     assert result == {**PROJECT, **expected, "updated_at": "2026-01-03T00:00:00.000Z"}
-    json.dumps(result)  # JSON-safe for XCom
+    assert json.loads(json.dumps(result)) == result  # JSON-safe for XCom
 
 
-def test_native_rendering_to_none_sends_null(requests_mock: rm.Mocker) -> None:
-    requests_mock.patch(URL, json=_answer())
+def test_native_rendering_to_none_sends_null(api: FakeApi) -> None:
+    api.on("PATCH", PATH, _answer())
     with DAG("native", schedule=None, start_date=START, render_template_as_native_obj=True) as dag:
         op = GcaiUpdateProjectOperator(
             task_id="t", project_id=PID, description="{{ params.d }}", custom_instructions="{{ params.ci }}"
@@ -184,8 +198,8 @@ def test_native_rendering_to_none_sends_null(requests_mock: rm.Mocker) -> None:
     context: Any = {"params": {"d": None, "ci": "kept"}}
     op.render_template_fields(context, jinja_env=dag.get_template_env())
     op.execute(context)
-    assert requests_mock.request_history[-1].json() == {"description": None, "custom_instructions": "kept"}
-    assert '"description":null' in requests_mock.request_history[-1].text
+    assert body_of(api.requests[-1]) == {"description": None, "custom_instructions": "kept"}
+    assert '"description":null' in raw(api.requests[-1])
 
 
 @pytest.mark.parametrize(
@@ -198,15 +212,15 @@ def test_native_rendering_to_none_sends_null(requests_mock: rm.Mocker) -> None:
     ids=["bad-id", "blank-name", "empty-name"],
 )
 def test_rendered_values_are_checked_before_any_request(
-    kwargs: dict[str, Any], params: dict[str, Any], field: str, requests_mock: rm.Mocker
+    kwargs: dict[str, Any], params: dict[str, Any], field: str, api: FakeApi
 ) -> None:
-    requests_mock.patch(rm.ANY, json=PROJECT)
+    api.on("PATCH", PATH, ok(PROJECT))
     with DAG("bad_render", schedule=None, start_date=START):
         op = GcaiUpdateProjectOperator(task_id="t", **kwargs)
     with pytest.raises(InvalidInputError) as refused:
         _render_and_run(op, params)
     assert refused.value.field == field
-    assert requests_mock.call_count == 0
+    assert api.requests == []
 
 
 # -- result and log ---------------------------------------------------------------------------------
@@ -222,8 +236,8 @@ def _info_lines(logs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def test_execute_logs_one_concise_line(requests_mock: rm.Mocker) -> None:
-    requests_mock.patch(URL, json=_answer())
+def test_execute_logs_one_concise_line(api: FakeApi) -> None:
+    api.on("PATCH", PATH, _answer())
     op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, description=None, custom_instructions="y" * 5000)
     with capture_logs() as logs:
         op.execute({})  # type: ignore[arg-type]
@@ -239,49 +253,40 @@ def test_execute_logs_one_concise_line(requests_mock: rm.Mocker) -> None:
     assert KEY not in line
 
 
-def test_execute_returns_the_updated_project(requests_mock: rm.Mocker) -> None:
-    requests_mock.patch(URL, json=_answer())
+def test_execute_returns_the_updated_project(api: FakeApi) -> None:
+    api.on("PATCH", PATH, _answer())
     op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="Renamed")
     result = op.execute({})  # type: ignore[arg-type]
     assert result["name"] == "Renamed"
     assert result["description"] == PROJECT["description"]
     assert set(result) == set(PROJECT)
+    assert [(r.method, r.path) for r in api.requests] == [("PATCH", PATH)]  # no read before the write
+    assert body_of(api.requests[0]) == {"name": "Renamed"}
 
 
-def test_404_fails_the_task_saying_not_found_or_no_write_access(requests_mock: rm.Mocker, slept: list[float]) -> None:
-    requests_mock.patch(URL, status_code=404, json={"error": "Project not found or insufficient write access"})
+def test_404_fails_the_task_saying_not_found_or_no_write_access(api: FakeApi, clock: VirtualClock) -> None:
+    api.on("PATCH", PATH, Reply(404, {"error": "Project not found or insufficient write access"}))
     op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x")
     with pytest.raises(NotFoundError) as failed:
         op.execute({})  # type: ignore[arg-type]
     assert "does not exist" in str(failed.value)
     assert "no write access" in str(failed.value)
-    assert requests_mock.call_count == 1
-    assert slept == []
+    assert len(api.requests) == 1
+    assert clock.sleeps == []
 
 
-def test_429_in_execute_honours_retry_after(requests_mock: rm.Mocker, slept: list[float]) -> None:
-    requests_mock.patch(
-        URL,
-        [
-            {
-                "status_code": 429,
-                "json": {"error": "Rate limit exceeded", "code": "RATE_LIMITED"},
-                "headers": {"Retry-After": "3"},
-            },
-            {"status_code": 200, "json": _answer()},
-        ],
-    )
+def test_429_in_execute_honours_retry_after(api: FakeApi, clock: VirtualClock) -> None:
+    limited = Reply(429, {"error": "Rate limit exceeded", "code": "RATE_LIMITED"}, {"Retry-After": "3"})
+    api.on("PATCH", PATH, limited, _answer())
     result = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x").execute({})  # type: ignore[arg-type]
     assert result["name"] == "x"
-    assert len(slept) == 1
-    assert 3.0 <= slept[0] <= 4.0
-    assert requests_mock.call_count == 2
+    assert clock.sleeps == [3.0 + 0.5 * 0.3]  # Retry-After plus jitter (0.5 of at most 10 %)
+    assert len(api.requests) == 2
+    assert api.requests[0].body == api.requests[1].body
 
 
 @pytest.mark.parametrize("status", [200, 404])
-def test_the_hook_session_is_closed_after_execute(
-    status: int, requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_hook_session_is_closed_after_execute(status: int, api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
     closed: list[GcaiHook] = []
     original = GcaiHook.close
 
@@ -290,7 +295,7 @@ def test_the_hook_session_is_closed_after_execute(
         original(self)
 
     monkeypatch.setattr(GcaiHook, "close", close)
-    requests_mock.patch(URL, status_code=status, json=PROJECT if status == 200 else {"error": "Project not found"})
+    api.on("PATCH", PATH, ok(PROJECT) if status == 200 else Reply(404, {"error": "Project not found"}))
     op = GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x")
     if status == 200:
         op.execute({})  # type: ignore[arg-type]
@@ -300,12 +305,13 @@ def test_the_hook_session_is_closed_after_execute(
     assert len(closed) == 1
 
 
-def test_other_connection_is_used(monkeypatch: pytest.MonkeyPatch, requests_mock: rm.Mocker) -> None:
+def test_other_connection_is_used(monkeypatch: pytest.MonkeyPatch, api: FakeApi) -> None:
     conn = {"conn_type": "gcai", "host": "https://other.test/v1", "password": "u:gcai_other"}
     monkeypatch.setenv("AIRFLOW_CONN_GCAI_OTHER", json.dumps(conn))
-    requests_mock.patch(f"https://other.test/v1/projects/{PID}", json=PROJECT)
+    api.on("PATCH", PATH, ok(PROJECT))
     GcaiUpdateProjectOperator(task_id="t", project_id=PID, name="x", gcai_conn_id="gcai_other").execute({})  # type: ignore[arg-type]
-    assert requests_mock.request_history[-1].headers["Authorization"] == "u:gcai_other"
+    assert api.requests[-1].url == f"https://other.test/v1/projects/{PID}"
+    assert api.requests[-1].headers["Authorization"] == "u:gcai_other"
 
 
 # -- copies and DAG serialization -------------------------------------------------------------------
