@@ -14,6 +14,7 @@ locked -> unlocked transition.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
@@ -168,7 +169,7 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
         if outcome.value is not None and outcome.value.holder is None and self.lock_task_id is not None:
             # The shared poll never saw a holder, but this wait's sensor did before deferring.
             holder = await _task_or_none(hook, self.lock_task_id)
-            outcome = WaitOutcome("done", outcome.value.model_copy(update={"holder": holder}), polls=outcome.polls)
+            outcome = replace(outcome, value=outcome.value.model_copy(update={"holder": holder}))
         yield self._event(outcome)
 
 
