@@ -46,9 +46,13 @@ class PollTolerance:
     ``max_consecutive_errors`` transient failures in a row are ridden out.
     """
 
-    def __init__(self, max_consecutive_errors: int = defaults.MAX_CONSECUTIVE_ERRORS, failures: int = 0) -> None:
+    def __init__(
+        self, max_consecutive_errors: int = defaults.MAX_CONSECUTIVE_ERRORS, failures: int = 0, log: Any = log
+    ) -> None:
         self.max_consecutive_errors = max_consecutive_errors
         self.failures = failures
+        #: The waiting task's or trigger's own logger, so a tolerated failure shows in that task's log.
+        self.log = log
 
     def judge(self, outcome: object, what: str) -> ProjectsApiError | None:
         """Count this poll's outcome; return the error that ends the wait, or ``None`` to go on."""
@@ -60,7 +64,7 @@ class PollTolerance:
         self.failures += 1
         if self.failures > self.max_consecutive_errors:
             return outcome.with_context(f"{self.failures} failed polls in a row while waiting for {what}")
-        log.warning(
+        self.log.warning(
             "Polling %s failed (%d in a row, tolerating %d): %s",
             what,
             self.failures,

@@ -85,28 +85,36 @@ class ProjectsApiHook(BaseHook):
     def settings(self) -> ConnectionSettings:
         """The connection's settings, read on first use (blocking: workers only)."""
         if self._settings is None:
-            try:
-                conn = self.get_connection(self.conn_id)
-            except AirflowNotFoundException:
-                raise self._missing_connection() from None
-            self._settings = self._checked(conn, conn.extra_dejson)
+            # The fetched connection goes straight into _checked: no frame here holds it (see there).
+            self._settings = self._checked(*self._fetch())
         return self._settings
+
+    def _fetch(self) -> tuple[Connection, dict[str, Any]]:
+        try:
+            conn = self.get_connection(self.conn_id)
+        except AirflowNotFoundException:
+            raise self._missing_connection() from None
+        return conn, conn.extra_dejson
+
+    async def _afetch(self) -> tuple[Connection, dict[str, Any]]:
+        try:
+            conn = await BaseHook.aget_connection(self.conn_id)
+        except AirflowNotFoundException:
+            raise self._missing_connection() from None
+        return conn, await conn.aextra_dejson()
 
     async def asettings(self) -> ConnectionSettings:
         """The connection's settings, read with the async APIs: their sync twins can deadlock a triggerer."""
         if self._settings is None:
-            try:
-                conn = await BaseHook.aget_connection(self.conn_id)
-            except AirflowNotFoundException:
-                raise self._missing_connection() from None
-            self._settings = self._checked(conn, await conn.aextra_dejson())
+            self._settings = self._checked(*(await self._afetch()))
         return self._settings
 
     def _checked(self, conn: Connection, extra: dict[str, Any]) -> ConnectionSettings:
         """:meth:`parse_settings`, raising its errors without the frames that held the connection.
 
         Airflow's ``Connection`` repr shows the password, and a traceback keeps every frame's
-        locals: a logger or error tracker that renders them would print the key.
+        locals: a logger or error tracker that renders them would print the key. The callers pass
+        the fetched connection straight in, so no frame above this one holds it either.
         """
         try:
             return self.parse_settings(conn, extra)

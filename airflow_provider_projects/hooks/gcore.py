@@ -115,7 +115,7 @@ class GcoreHook(ProjectsApiHook):
         """Poll a task on this worker until it ends (``FINISHED`` or ``ERROR``) or ``deadline`` passes."""
         path = task_path(validation.gcore_task_id(task_id))
         core = self.transport.core
-        wait = task_wait(task_id, deadline=deadline, poll_interval=poll_interval)
+        wait = task_wait(task_id, deadline=deadline, poll_interval=poll_interval, log=self.log)
         return self.transport.run(poll_flow(wait, lambda: core.call("GET", path, GcoreTask)))
 
     async def aget_project(self, project_id: int | str) -> GcoreProject:

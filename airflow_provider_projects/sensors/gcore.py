@@ -67,7 +67,7 @@ class _GcoreSensor(BaseSensorOperator):
         if self._tolerance_state is None:
             from airflow_provider_projects.waiting import PollTolerance
 
-            self._tolerance_state = PollTolerance(self.max_consecutive_errors)
+            self._tolerance_state = PollTolerance(self.max_consecutive_errors, log=self.log)
         return self._tolerance_state
 
     def poke(self, context: Context) -> PokeReturnValue | bool:

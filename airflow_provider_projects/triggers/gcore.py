@@ -81,7 +81,7 @@ class GcoreWaitTrigger(BaseTrigger):
         return kwargs
 
     def _tolerance(self) -> PollTolerance:
-        return PollTolerance(self.max_consecutive_errors, failures=self.failed_polls)
+        return PollTolerance(self.max_consecutive_errors, failures=self.failed_polls, log=self.log)
 
     async def _wait(
         self, hook: GcoreHook, path: str, make_read: Callable[[], Callable[[], Awaitable[T]]], wait: Wait[T]
@@ -123,6 +123,7 @@ class GcoreTaskTrigger(GcoreWaitTrigger):
             poll_interval=self.poll_interval,
             failed_polls=self.failed_polls,
             max_consecutive_errors=self.max_consecutive_errors,
+            log=self.log,
         )
 
         def make_read() -> Callable[[], Awaitable[GcoreTask]]:
@@ -266,7 +267,7 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
         holder = recalled if isinstance(recalled, str) and recalled else None
         if holder is not None:
             self.log.info("%s was locked by task %s when this watch last ran", what, holder)
-        tolerance = PollTolerance(self.max_consecutive_errors)
+        tolerance = PollTolerance(self.max_consecutive_errors, log=self.log)
         hook = GcoreHook(self.gcore_conn_id)
         while True:
             try:
