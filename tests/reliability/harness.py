@@ -6,13 +6,10 @@ Shared by the tests in this folder and by ``scripts/reliability_report.py``, so 
 Nothing sleeps for real. One fake clock (``World``) drives everything time-based:
 
 * the emulator (``ProjectsEmulator(clock=...)``): locks end as fake time passes;
-* HTTP retry pauses: ``ProjectsApiHook.__init__`` is wrapped so hooks built without ``sleep`` /
-  ``async_sleep`` (operators and sensors build theirs that way) get the world's recording sleeps;
-* ``hooks.base.HttpCore`` is replaced by a subclass with fixed jitter (``rng`` 0.5), the world's
-  clock as wall clock (so an HTTP-date ``Retry-After`` is deterministic) and a record of each
-  ``decide()`` call, i.e. of every attempt the client made, even one that never reached a server;
-* the operator's blocking lock wait (``op._clock`` / ``op._sleep``), the triggers' ``clock`` /
-  ``sleep`` attributes and ``sensors.gcore.time`` (the deadline a deferring sensor computes);
+* the provider's one seam for time, ``_clock``: its wall clock, both sleeps (retry pauses, lock
+  waits, trigger polls) and a fixed jitter (0.5), so an HTTP-date ``Retry-After`` is deterministic;
+* ``hooks.base.HttpCore`` is replaced by a subclass that records each ``decide()`` call, i.e.
+  every attempt the client made, even one that never reached a server;
 * poke mode is driven here: ``poke()``, then ``poke_interval`` on the fake clock, until done.
 
 Read timeouts are the one real wait: the connection's ``timeout`` extra (1 s) against an
@@ -30,7 +27,6 @@ import os
 import socket
 import time
 import traceback
-import types
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,14 +37,13 @@ from airflow.sdk import PokeReturnValue
 from airflow.sdk.exceptions import TaskDeferred
 from structlog.testing import capture_logs
 
-from airflow_provider_projects._http import aio
-from airflow_provider_projects._http.core import Accept, GiveUp, HttpCore, Retry, TransportFailure
+from airflow_provider_projects import _clock
+from airflow_provider_projects._http.core import Accept, GiveUp, HttpCore, Retry
+from airflow_provider_projects._http.wire import TransportFailure
 from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.hooks import base as hooks_base
-from airflow_provider_projects.hooks.base import ProjectsApiHook
 from airflow_provider_projects.operators.gcai import GcaiUpdateProjectOperator
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
-from airflow_provider_projects.sensors import gcore as sensors_module
 from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
 
 #: Where the fake clock starts (an epoch in 2030: far from the real time on purpose, so any code
@@ -239,12 +234,7 @@ def make_context(**extra: Any) -> dict[str, Any]:
 
 def recording_core(world: World) -> type[HttpCore]:
     class RecordingCore(HttpCore):
-        """The real core with fixed jitter, the world's wall clock, and a record of each judgement."""
-
-        def __init__(self, **kwargs: Any) -> None:
-            kwargs.setdefault("rng", lambda: 0.5)
-            kwargs.setdefault("wall_clock", world.clock)
-            super().__init__(**kwargs)
+        """The real core with a record of each judgement."""
 
         def decide(self, request: Any, attempt: int, outcome: Any) -> Retry | GiveUp | Accept:
             decision = super().decide(request, attempt, outcome)
@@ -256,21 +246,13 @@ def recording_core(world: World) -> type[HttpCore]:
 
 @contextlib.contextmanager
 def injected(world: World) -> Iterator[None]:
-    """Every clock and sleep of the provider pointed at ``world``."""
-    original_init = ProjectsApiHook.__init__
-
-    def hook_init(self: ProjectsApiHook, conn_id: str, **kwargs: Any) -> None:
-        if kwargs.get("sleep") is None:
-            kwargs["sleep"] = world.sleep
-        if kwargs.get("async_sleep") is None:
-            kwargs["async_sleep"] = world.async_sleep
-        original_init(self, conn_id, **kwargs)
-
-    fake_time = types.SimpleNamespace(time=world.clock, monotonic=time.monotonic, sleep=world.sleep)
+    """Every clock and sleep of the provider (its one seam, ``_clock``) pointed at ``world``."""
     with (
-        mock.patch.object(ProjectsApiHook, "__init__", hook_init),
+        mock.patch.object(_clock, "now", world.clock),
+        mock.patch.object(_clock, "sleep", world.sleep),
+        mock.patch.object(_clock, "asleep", world.async_sleep),
+        mock.patch.object(_clock, "jitter", lambda: 0.5),
         mock.patch.object(hooks_base, "HttpCore", recording_core(world)),
-        mock.patch.object(sensors_module, "time", fake_time),
     ):
         yield
 
@@ -386,20 +368,17 @@ def rebuild_trigger(world: World, deferred: TaskDeferred) -> Any:
     world.note("trigger.repr", deferred.trigger)
     world.note("deferral.kwargs", deferred.kwargs)
     world.note("deferral.json", json.dumps(kwargs))  # must be JSON-safe: it goes to the database
-    trigger = import_string(classpath)(**kwargs)
-    trigger.clock = world.clock
-    trigger.sleep = world.async_sleep
-    return trigger
+    return import_string(classpath)(**kwargs)
 
 
 async def first_event(trigger: Any) -> dict[str, Any]:
-    """Run a trigger until its first event, as the triggerer does, then close it and the loop's client."""
+    """Run a trigger until its first event, as the triggerer does, then close it (``asyncio.run``
+    closes the loop's HTTP session when the loop shuts down)."""
     run = trigger.run()
     try:
         event = await run.__anext__()
     finally:
         await run.aclose()
-        await aio.shared_client().aclose()
     payload: dict[str, Any] = event.payload
     return payload
 
@@ -460,10 +439,7 @@ class Targets:
             "deferrable": deferrable,
             **self.scenario.kwargs,
         }
-        op = GcoreReplaceProjectOperator(**args)
-        op._clock = self.world.clock
-        op._sleep = self.world.sleep
-        return self._ready(op)
+        return self._ready(GcoreReplaceProjectOperator(**args))
 
     def gcai_op(self) -> GcaiUpdateProjectOperator:
         args: dict[str, Any] = {

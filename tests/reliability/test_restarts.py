@@ -12,10 +12,12 @@ import asyncio
 import json
 import time
 from typing import Any
+from unittest import mock
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_projects import _clock
 from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.errors import GcoreTaskFailedError, LockWaitTimeoutError
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
@@ -33,11 +35,8 @@ def stored(deferred: TaskDeferred) -> tuple[str, dict[str, Any]]:
 
 
 def build(world: World, classpath: str, kwargs: dict[str, Any]) -> Any:
-    """What the triggerer does with a trigger row (clock and sleep are the test's)."""
-    trigger = import_string(classpath)(**kwargs)
-    trigger.clock = world.clock
-    trigger.sleep = world.async_sleep
-    return trigger
+    """What the triggerer does with a trigger row (time is the world's, through ``_clock``)."""
+    return import_string(classpath)(**kwargs)
 
 
 def tear_down_after_first_poll(world: World, emu: ProjectsEmulator, trigger: Any) -> None:
@@ -58,18 +57,18 @@ def tear_down_after_first_poll(world: World, emu: ProjectsEmulator, trigger: Any
             paused.set()
             await asyncio.Event().wait()  # a long poll interval; the restart comes first
 
-        trigger.sleep = pause
-        running = asyncio.ensure_future(first_event(trigger))
-        await asyncio.wait_for(paused.wait(), timeout=10)
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
+        with mock.patch.object(_clock, "asleep", pause):
+            running = asyncio.ensure_future(first_event(trigger))
+            await asyncio.wait_for(paused.wait(), timeout=10)
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
 
     asyncio.run(main())
 
 
 def replace_op(world: World, **kwargs: Any) -> GcoreReplaceProjectOperator:
-    op = GcoreReplaceProjectOperator(
+    return GcoreReplaceProjectOperator(
         task_id="replace_project",
         project_id=GCORE_PID,
         name=NEW_NAME,
@@ -79,9 +78,6 @@ def replace_op(world: World, **kwargs: Any) -> GcoreReplaceProjectOperator:
         deferrable=True,
         **kwargs,
     )
-    op._clock = world.clock
-    op._sleep = world.sleep
-    return op
 
 
 def test_replace_lock_wait_survives_a_triggerer_restart(world: World, emu: ProjectsEmulator) -> None:
@@ -99,7 +95,7 @@ def test_replace_lock_wait_survives_a_triggerer_restart(world: World, emu: Proje
     rebuilt = build(world, classpath, kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
     event = asyncio.run(first_event(rebuilt))
-    assert event["status"] == "success" and event["task"]["state"] == "FINISHED"
+    assert event["status"] == "done" and event["value"]["state"] == "FINISHED"
 
     result = getattr(replace_op(world), deferral.value.method_name)(
         context, event=event, **(deferral.value.kwargs or {})
@@ -146,8 +142,8 @@ def test_unlocked_sensor_remembers_the_lock_holder_across_a_restart(world: World
     tear_down_after_first_poll(world, emu, build(world, classpath, kwargs))
     world.now += 20
     event = asyncio.run(first_event(build(world, classpath, kwargs)))
-    assert event["status"] == "success"
-    assert event["lock_task"]["state"] == "ERROR"
+    assert event["status"] == "done"
+    assert event["value"]["holder"]["state"] == "ERROR"
     with pytest.raises(GcoreTaskFailedError, match="Quota exceeded"):
         sensor().execute_complete(context, event=event)
     # worker poke (locked), first trigger poll (locked) | restart | poll (unlocked), the holder's GET
@@ -182,6 +178,6 @@ def test_task_sensor_torn_down_during_a_poll_completes_after_the_restart(world: 
     assert asyncio.run(stop_during_the_poll()) < 1.0
     world.now += 20
     event = asyncio.run(first_event(build(world, classpath, kwargs)))
-    assert event["status"] == "success"
+    assert event["status"] == "done"
     assert sensor().execute_complete(context, event=event)["state"] == "FINISHED"
     assert len(emu.requests()) == 3  # poke, the cancelled poll, the poll after the restart
