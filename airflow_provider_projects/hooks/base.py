@@ -19,6 +19,7 @@ from airflow_provider_projects._http.dialect import Dialect
 from airflow_provider_projects._http.sync import SyncTransport
 from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Network, Secret, Timeout
 from airflow_provider_projects.errors import ConnectionSetupError
+from airflow_provider_projects.version_compat import aextra_dejson
 
 _SCHEME_PREFIX: Final = re.compile(r"^(apikey|bearer)\s+", re.IGNORECASE)
 MAX_RETRIES_LIMIT: Final = 10
@@ -101,7 +102,7 @@ class ProjectsApiHook(BaseHook):
             conn = await BaseHook.aget_connection(self.conn_id)
         except AirflowNotFoundException:
             raise self._missing_connection() from None
-        return conn, await conn.aextra_dejson()
+        return conn, await aextra_dejson(conn)
 
     async def asettings(self) -> ConnectionSettings:
         """The connection's settings, read with the async APIs: their sync twins can deadlock a triggerer."""
