@@ -37,13 +37,13 @@ def main() -> int:
     parser.add_argument("--deferrable", action="store_true", help="wait for locks in (inline) triggers")
     args = parser.parse_args()
 
-    from airflow_provider_projects.emulator.dagtest import prepare_airflow, run_dag_file
+    from projects_emulator.dagtest import prepare_airflow, run_dag_file
 
     home = Path(tempfile.mkdtemp(prefix="projects-demo-"))
     print(f"AIRFLOW_HOME={home}; creating the Airflow database...")
     prepare_airflow(home=home, dags_folder=EXAMPLES, deferrable=args.deferrable)
 
-    from airflow_provider_projects.emulator import ProjectsEmulator
+    from projects_emulator import ProjectsEmulator
 
     failed = 0
     with ProjectsEmulator() as emu:

@@ -13,19 +13,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# The repository root (package not installed yet) and this folder (helpers), whatever import mode.
-for _folder in (ROOT, Path(__file__).resolve().parent):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
+# This folder (helpers), whatever the import mode; the emulator itself is installed (editable).
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 from emulator_support import REFERENCE, ApiClient, FakeClock, SpecChecker, load_checker  # noqa: E402
 
-from airflow_provider_projects.emulator.emulator import ProjectsEmulator  # noqa: E402
-from airflow_provider_projects.emulator.pytest_plugin import (  # noqa: E402, F401 - fixtures
-    projects_emulator,
-    projects_emulator_env,
-)
+from projects_emulator.emulator import ProjectsEmulator  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from emulator_support import ApiClient
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 
 @pytest.mark.parametrize("scheme", ["APIKey", "apikey", "APIKEY", "ApiKey"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from emulator_support import LOCK_MESSAGE, ApiClient, FakeClock
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])

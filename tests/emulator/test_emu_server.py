@@ -19,7 +19,7 @@ import pytest
 import requests
 from emulator_support import ApiClient, FakeClock
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,9 +154,7 @@ def _env() -> dict[str, str]:
 
 
 def test_importing_the_package_does_not_load_the_server() -> None:
-    code = (
-        "import sys, airflow_provider_projects.emulator as e;print('http.server' in sys.modules, e.__doc__ is not None)"
-    )
+    code = "import sys, projects_emulator as e;print('http.server' in sys.modules, e.__doc__ is not None)"
     out = subprocess.run(
         [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=30, check=True
     )
@@ -166,7 +164,7 @@ def test_importing_the_package_does_not_load_the_server() -> None:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_cli_prints_urls_serves_and_stops_on_signal(stop_signal: signal.Signals) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_projects.emulator", "--lock-seconds", "16"],
+        [sys.executable, "-m", "projects_emulator", "--lock-seconds", "16"],
         env=_env(),
         cwd=ROOT,
         stdout=subprocess.PIPE,

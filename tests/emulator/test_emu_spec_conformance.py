@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from emulator_support import GCORE_SPEC, ApiClient, SpecChecker
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 pytestmark = pytest.mark.usefixtures("spec")
 

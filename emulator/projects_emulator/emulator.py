@@ -9,13 +9,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from airflow_provider_projects.emulator import gcai_state, gcore_state
-from airflow_provider_projects.emulator.backend import Backend
-from airflow_provider_projects.emulator.faults import Fault, make_fault
-from airflow_provider_projects.emulator.gcai_api import PREFIX as GCAI_PREFIX
-from airflow_provider_projects.emulator.gcai_state import AccessLevel
-from airflow_provider_projects.emulator.journal import RecordedRequest
-from airflow_provider_projects.emulator.listeners import Listeners
+from projects_emulator import gcai_state, gcore_state
+from projects_emulator.backend import Backend
+from projects_emulator.faults import Fault, make_fault
+from projects_emulator.gcai_api import PREFIX as GCAI_PREFIX
+from projects_emulator.gcai_state import AccessLevel
+from projects_emulator.journal import RecordedRequest
+from projects_emulator.listeners import Listeners
 
 
 class ProjectsEmulator:

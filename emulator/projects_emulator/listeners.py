@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from airflow_provider_projects.emulator.server import ApiServer, Dispatcher
+from projects_emulator.server import ApiServer, Dispatcher
 
 
 class Listeners:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_projects.emulator.messages import Request, Response
+from projects_emulator.messages import Request, Response
 
 log = logging.getLogger(__name__)
 _MAX_BODY = 10 * 1024 * 1024

@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_projects.emulator.gcai_state import ORGANIZATION_ID, ApiKey, GcaiProject, GcaiStore
-from airflow_provider_projects.emulator.gcore_api import phrase
-from airflow_provider_projects.emulator.messages import BodyError, Request, Response
-from airflow_provider_projects.emulator.ratelimit import SlidingWindowLimiter
-from airflow_provider_projects.emulator.timeline import js_iso
+from projects_emulator.gcai_state import ORGANIZATION_ID, ApiKey, GcaiProject, GcaiStore
+from projects_emulator.gcore_api import phrase
+from projects_emulator.messages import BodyError, Request, Response
+from projects_emulator.ratelimit import SlidingWindowLimiter
+from projects_emulator.timeline import js_iso
 
 PREFIX = "/api/external/v1"
 _KEY_FORM = re.compile(r"(u:)?gcai_[A-Za-z0-9_\-]+")

@@ -10,17 +10,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from airflow_provider_projects.emulator import gcai_api, gcore_api
-from airflow_provider_projects.emulator.faults import Fault, FaultBook
-from airflow_provider_projects.emulator.gcai_api import GcaiApp
-from airflow_provider_projects.emulator.gcai_state import GcaiStore
-from airflow_provider_projects.emulator.gcore_api import GcoreApp
-from airflow_provider_projects.emulator.gcore_state import GcoreStore
-from airflow_provider_projects.emulator.journal import Journal
-from airflow_provider_projects.emulator.messages import Request, Response
-from airflow_provider_projects.emulator.ratelimit import SlidingWindowLimiter
-from airflow_provider_projects.emulator.server import Outcome
-from airflow_provider_projects.emulator.timeline import Timeline
+from projects_emulator import gcai_api, gcore_api
+from projects_emulator.faults import Fault, FaultBook
+from projects_emulator.gcai_api import GcaiApp
+from projects_emulator.gcai_state import GcaiStore
+from projects_emulator.gcore_api import GcoreApp
+from projects_emulator.gcore_state import GcoreStore
+from projects_emulator.journal import Journal
+from projects_emulator.messages import Request, Response
+from projects_emulator.ratelimit import SlidingWindowLimiter
+from projects_emulator.server import Outcome
+from projects_emulator.timeline import Timeline
 
 GCORE_KEY = "emu-gcore-key-0001"
 

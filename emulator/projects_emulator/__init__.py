@@ -6,7 +6,7 @@ package is cheap: the server code loads on first use of ``ProjectsEmulator``.
 
 Quick tour::
 
-    from airflow_provider_projects.emulator import ProjectsEmulator
+    from projects_emulator import ProjectsEmulator
 
     with ProjectsEmulator() as emu:                   # both servers, ephemeral ports
         emu.gcore_url                                 # http://127.0.0.1:<p1>  (+ /cloud/v1/...)
@@ -38,10 +38,10 @@ gcore_put_removed=False, rate_limit=None)``. Every time-based behaviour (task pr
 window, ``updated_at``) reads ``clock`` lazily on each request, so tests inject a fake clock
 instead of sleeping. ``start()``/``stop()`` exist besides the context manager.
 
-Command line: ``python -m airflow_provider_projects.emulator [--gcore-port N] [--gcai-port N]
+Command line: ``python -m projects_emulator [--gcore-port N] [--gcai-port N]
 [--lock-seconds S]`` prints URLs, keys and ids, then serves until SIGINT/SIGTERM.
 
-Pytest: ``pytest_plugins = ["airflow_provider_projects.emulator.pytest_plugin"]`` gives the
+Pytest: ``pytest_plugins = ["projects_emulator.pytest_plugin"]`` gives the
 fixtures ``projects_emulator`` and ``projects_emulator_env`` (the latter also sets AIRFLOW_CONN_*).
 """
 
@@ -49,17 +49,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from airflow_provider_projects.emulator.emulator import ProjectsEmulator
-    from airflow_provider_projects.emulator.faults import Fault
-    from airflow_provider_projects.emulator.journal import RecordedRequest
+__version__ = "0.1.0"
 
-__all__ = ["Fault", "ProjectsEmulator", "RecordedRequest"]
+if TYPE_CHECKING:
+    from projects_emulator.emulator import ProjectsEmulator
+    from projects_emulator.faults import Fault
+    from projects_emulator.journal import RecordedRequest
+
+__all__ = ["Fault", "ProjectsEmulator", "RecordedRequest", "__version__"]
 
 _LAZY = {
-    "ProjectsEmulator": "airflow_provider_projects.emulator.emulator",
-    "Fault": "airflow_provider_projects.emulator.faults",
-    "RecordedRequest": "airflow_provider_projects.emulator.journal",
+    "ProjectsEmulator": "projects_emulator.emulator",
+    "Fault": "projects_emulator.faults",
+    "RecordedRequest": "projects_emulator.journal",
 }
 
 

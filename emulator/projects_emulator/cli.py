@@ -1,4 +1,4 @@
-"""Run the emulator from a shell: ``python -m airflow_provider_projects.emulator --help``.
+"""Run the emulator from a shell: ``python -m projects_emulator --help``.
 
 Prints one ``name=value`` line per fact (URLs, the fake test keys, seeded ids, ready-made
 ``AIRFLOW_CONN_*`` values) so both people and scripts can read it, then serves until SIGINT or
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from airflow_provider_projects.emulator.emulator import ProjectsEmulator
+from projects_emulator.emulator import ProjectsEmulator
 
 
 def _rate(text: str) -> tuple[int, float]:
@@ -26,7 +26,7 @@ def _rate(text: str) -> tuple[int, float]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_projects.emulator",
+        prog="python -m projects_emulator",
         description="Offline Gcore Cloud + GC AI project APIs on local ports.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from airflow_provider_projects.emulator.gcore_state import GcoreProject, GcoreStore
-from airflow_provider_projects.emulator.messages import BodyError, Request, Response, new_request_id
+from projects_emulator.gcore_state import GcoreProject, GcoreStore
+from projects_emulator.messages import BodyError, Request, Response, new_request_id
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z 0-9._\-]{1,61}[a-zA-Z0-9._]$"
 _NAME_RE = re.compile(NAME_PATTERN)

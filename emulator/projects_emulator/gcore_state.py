@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_projects.emulator.messages import new_request_id
-from airflow_provider_projects.emulator.timeline import Timeline, gcore_datetime, gcore_task_datetime
+from projects_emulator.messages import new_request_id
+from projects_emulator.timeline import Timeline, gcore_datetime, gcore_task_datetime
 
 CLIENT_ID = 1
 USER_ID = 1001
