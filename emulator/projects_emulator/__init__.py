@@ -22,7 +22,9 @@ Quick tour::
         emu.add_gcore_project("new-one"), emu.delete_gcore_project(3)
         emu.add_gcai_project("Secret", access_controlled=True, user_access="write")
         emu.set_gcai_rate_limit(120, 60)              # 429 + Retry-After / RateLimit-* when exceeded
-        emu.gcore_put_removed = True                  # PUT answers 405, as after its upstream removal
+        emu.edition = "2026-05"                       # Gcore spec edition: PUT accepted ("2026-08", the
+                                                      # default and current one: PUT answers 405)
+        emu.gcore_delete_seconds = None               # DELETE's delete_project task runs until finished
 
         emu.add_fault("gcore", "PATCH", r"/cloud/v1/projects/2", status=503, times=2)
         emu.add_fault("gcai", "GET", r"/ping", delay=5)          # answer held back 5 s
@@ -34,9 +36,10 @@ Quick tour::
         emu.airflow_connection_env()                  # {"AIRFLOW_CONN_GCORE_DEFAULT": ..., "..._GCAI_DEFAULT": ...}
 
 Constructor: ``ProjectsEmulator(host="127.0.0.1", gcore_port=0, gcai_port=0, clock=time.monotonic,
-gcore_put_removed=False, rate_limit=None)``. Every time-based behaviour (task progress, rate-limit
-window, ``updated_at``) reads ``clock`` lazily on each request, so tests inject a fake clock
-instead of sleeping. ``start()``/``stop()`` exist besides the context manager.
+edition="2026-08", rate_limit=None)``; ``gcore_put_removed=`` is a deprecated alias of the edition.
+Every time-based behaviour (task progress, rate-limit window, ``updated_at``) reads ``clock``
+lazily on each request, so tests inject a fake clock instead of sleeping. ``start()``/``stop()``
+exist besides the context manager.
 
 Command line: ``python -m projects_emulator [--gcore-port N] [--gcai-port N]
 [--lock-seconds S]`` prints URLs, keys and ids, then serves until SIGINT/SIGTERM.

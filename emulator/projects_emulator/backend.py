@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from projects_emulator import gcai_api, gcore_api
+from projects_emulator.editions import Edition
 from projects_emulator.faults import Fault, FaultBook
 from projects_emulator.gcai_api import GcaiApp
 from projects_emulator.gcai_state import GcaiStore
@@ -32,7 +33,7 @@ class Backend:
         self,
         clock: Callable[[], float],
         *,
-        gcore_put_removed: bool,
+        edition: Edition,
         rate_limit: tuple[int, float] | None,
     ) -> None:
         self.lock = threading.RLock()
@@ -44,7 +45,7 @@ class Backend:
         self.gcai = GcaiStore(self.timeline)
         self.limiter: SlidingWindowLimiter | None = None
         self.set_rate_limit(rate_limit)
-        self.gcore_app = GcoreApp(self.gcore, lambda: frozenset({self.gcore_key}), put_removed=gcore_put_removed)
+        self.gcore_app = GcoreApp(self.gcore, lambda: frozenset({self.gcore_key}), edition=edition)
         self.gcai_app = GcaiApp(self.gcai, lambda: self.limiter)
 
     def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
@@ -76,11 +77,13 @@ class Backend:
     def _answer(self, api: str, request: Request) -> Response:
         return self.gcore_app.handle(request) if api == "gcore" else self.gcai_app.handle(request)
 
-    @staticmethod
-    def _fault_response(api: str, fault: Fault) -> Response:
+    def error(self, api: str, status: int) -> Response:
+        """An error for a bare status in the API's own format (``Dispatcher`` protocol)."""
+        return gcore_api.default_error(status) if api == "gcore" else gcai_api.default_error(status)
+
+    def _fault_response(self, api: str, fault: Fault) -> Response:
         if fault.body is None:
-            status = fault.status if fault.status is not None else 500
-            response = gcore_api.default_error(status) if api == "gcore" else gcai_api.default_error(status)
+            response = self.error(api, fault.status if fault.status is not None else 500)
         else:
             raw = fault.raw_body()
             status = fault.status if fault.status is not None else 200

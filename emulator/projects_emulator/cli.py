@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from projects_emulator.editions import CURRENT, EDITIONS
 from projects_emulator.emulator import ProjectsEmulator
 
 
@@ -41,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lock-project", type=int, default=None, help="project to lock (default: first non-default one)"
     )
-    parser.add_argument("--gcore-put-removed", action="store_true", help="PUT answers 405 (removed upstream)")
+    parser.add_argument("--edition", choices=EDITIONS, default=CURRENT, help="Gcore spec edition (2026-08: no PUT)")
     parser.add_argument("--gcai-rate-limit", type=_rate, default=None, help="LIMIT/WINDOW_SECONDS, e.g. 120/60")
     return parser
 
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         gcore_port=args.gcore_port,
         gcai_port=args.gcai_port,
-        gcore_put_removed=args.gcore_put_removed,
+        edition=args.edition,
         rate_limit=args.gcai_rate_limit,
     )
     with emu:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from projects_emulator import gcai_state, gcore_state
+from projects_emulator import editions, gcai_state, gcore_state
 from projects_emulator.backend import Backend
+from projects_emulator.editions import CURRENT, Edition
 from projects_emulator.faults import Fault, make_fault
 from projects_emulator.gcai_api import PREFIX as GCAI_PREFIX
 from projects_emulator.gcai_state import AccessLevel
+from projects_emulator.gcore_api import DELETE_SECONDS
 from projects_emulator.journal import RecordedRequest
 from projects_emulator.listeners import Listeners
 
@@ -35,12 +38,15 @@ class ProjectsEmulator:
         gcore_port: int = 0,
         gcai_port: int = 0,
         clock: Callable[[], float] = time.monotonic,
-        gcore_put_removed: bool = False,
+        edition: str = CURRENT,
         rate_limit: tuple[int, float] | None = None,
+        gcore_put_removed: bool | None = None,
     ) -> None:
+        if gcore_put_removed is not None:
+            edition = _edition_for_put_removed(gcore_put_removed)
         self.host = host
-        self._initial = (gcore_put_removed, rate_limit)
-        self._backend = Backend(clock, gcore_put_removed=gcore_put_removed, rate_limit=rate_limit)
+        self._initial = (editions.edition(edition), rate_limit)
+        self._backend = Backend(clock, edition=self._initial[0], rate_limit=rate_limit)
         self._listeners = Listeners(
             host, {"gcore": gcore_port, "gcai": gcai_port}, {"gcore": "", "gcai": GCAI_PREFIX}, self._backend
         )
@@ -95,14 +101,34 @@ class ProjectsEmulator:
 
     # -- configuration --------------------------------------------------------------------------
     @property
+    def edition(self) -> Edition:
+        """The Gcore spec edition served: ``"2026-08"`` (current, no PUT) or ``"2026-05"`` (PUT accepted)."""
+        return self._backend.gcore_app.edition
+
+    @edition.setter
+    def edition(self, value: str) -> None:
+        checked = editions.edition(value)
+        with self._backend.lock:
+            self._backend.gcore_app.edition = checked
+
+    @property
     def gcore_put_removed(self) -> bool:
-        """When True, ``PUT /cloud/v1/projects/{id}`` answers 405 as after its upstream removal."""
-        return self._backend.gcore_app.put_removed
+        """Deprecated: True when PUT answers 405, i.e. ``edition != "2026-05"``. Set ``edition`` instead."""
+        return not editions.gcore_put_allowed(self.edition)
 
     @gcore_put_removed.setter
     def gcore_put_removed(self, removed: bool) -> None:
+        self.edition = _edition_for_put_removed(removed)
+
+    @property
+    def gcore_delete_seconds(self) -> float | None:
+        """How long the task a Gcore DELETE starts runs (default 16 s); None: until ``finish_task``."""
+        return self._backend.gcore_app.delete_seconds
+
+    @gcore_delete_seconds.setter
+    def gcore_delete_seconds(self, seconds: float | None) -> None:
         with self._backend.lock:
-            self._backend.gcore_app.put_removed = removed
+            self._backend.gcore_app.delete_seconds = seconds
 
     def set_gcai_rate_limit(self, limit: int | None, window_seconds: float = 60.0) -> None:
         """Limit GC AI to ``limit`` requests per ``window_seconds`` per organisation; None: no limit."""
@@ -116,13 +142,14 @@ class ProjectsEmulator:
 
     def reset(self) -> None:
         """Back to the start: seeded data, no tasks, faults or journal, constructor settings."""
-        put_removed, rate_limit = self._initial
+        edition, rate_limit = self._initial
         with self._backend.lock:
             self._backend.gcore.seed()
             self._backend.gcai.seed()
             self._backend.faults.clear()
             self._backend.journal.clear()
-            self._backend.gcore_app.put_removed = put_removed
+            self._backend.gcore_app.edition = edition
+            self._backend.gcore_app.delete_seconds = DELETE_SECONDS
             self._backend.set_rate_limit(rate_limit)
 
     # -- Gcore: projects and locks --------------------------------------------------------------
@@ -275,3 +302,14 @@ class ProjectsEmulator:
         """Forget every journaled request."""
         with self._backend.lock:
             self._backend.journal.clear()
+
+
+def _edition_for_put_removed(removed: bool) -> Edition:
+    # ``gcore_put_removed`` predates the edition switch; other code still sets it, so it stays as
+    # an alias with a warning rather than breaking it.
+    warnings.warn(
+        'gcore_put_removed is deprecated: use edition="2026-08" (PUT removed) or edition="2026-05"',
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return "2026-08" if removed else "2026-05"

@@ -41,6 +41,10 @@ class Dispatcher(Protocol):
         """Journal the request, apply faults, and answer it."""
         ...
 
+    def error(self, api: str, status: int) -> Response:
+        """An error for a bare status in the API's own format (for requests that cannot be parsed)."""
+        ...
+
 
 class ApiServer(ThreadingHTTPServer):
     """Serves one API on its own port; tracks open connections so ``close`` can cut keep-alives."""
@@ -114,11 +118,21 @@ class _Handler(BaseHTTPRequestHandler):
     #: Idle keep-alive connections are closed after this many seconds.
     timeout = 120
 
-    def do_GET(self) -> None:
-        """Serve any method the same way: the API apps route by method themselves."""
-        self._serve()
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up ``do_<METHOD>`` and answers an HTML 501 when it is missing. Every
+        # method goes to the API apps instead, which answer 404/405 in the vendor's JSON format.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
-    do_PUT = do_PATCH = do_POST = do_DELETE = do_OPTIONS = do_GET
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer an unparsable request (bad request line, huge headers) in the API's JSON format."""
+        self.close_connection = True
+        # A request line too broken to name its version leaves http.server assuming HTTP/0.9, which
+        # has no status line; every client of these APIs speaks HTTP/1.x.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        self._send(self.server.dispatcher.error(self.server.api, code), truncate=False)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Route the stdlib's access log to ``logging`` (debug) instead of stderr."""
@@ -127,9 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         try:
             body = self._read_body()
-        except ValueError as exc:
-            self.close_connection = True
-            self._send(Response(400, {"error": f"Bad request body framing: {exc}"}), truncate=False)
+        except ValueError:
+            self.send_error(400)
             return
         split = urlsplit(self.path)
         url_path = split.path
@@ -198,5 +211,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if response.status not in (204, 304):
+        # A HEAD answer announces its body's length but never carries it (RFC 9110, 9.3.2).
+        if response.status not in (204, 304) and self.command != "HEAD":
             self.wfile.write(payload)

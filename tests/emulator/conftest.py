@@ -20,6 +20,7 @@ if _HERE not in sys.path:
 
 from emulator_support import REFERENCE, ApiClient, FakeClock, SpecChecker, load_checker  # noqa: E402
 
+from projects_emulator.editions import CURRENT  # noqa: E402
 from projects_emulator.emulator import ProjectsEmulator  # noqa: E402
 
 
@@ -43,14 +44,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def emu(clock: FakeClock) -> Iterator[ProjectsEmulator]:
-    with ProjectsEmulator(clock=clock) as emulator:
+def edition() -> str:
+    """The Gcore edition ``emu`` serves; a test overrides it with ``parametrize("edition", [...])``."""
+    return CURRENT
+
+
+@pytest.fixture
+def emu(clock: FakeClock, edition: str) -> Iterator[ProjectsEmulator]:
+    with ProjectsEmulator(clock=clock, edition=edition) as emulator:
         yield emulator
 
 
 @pytest.fixture
 def gcore(emu: ProjectsEmulator, checker: SpecChecker | None) -> Iterator[ApiClient]:
-    client = ApiClient("gcore", emu.gcore_url, f"APIKey {emu.gcore_key}", checker)
+    client = ApiClient("gcore", emu.gcore_url, f"APIKey {emu.gcore_key}", checker, lambda: emu.edition)
     yield client
     client.session.close()
 

@@ -97,7 +97,7 @@ def test_reset_restores_the_seeded_state(gcore: ApiClient, gcai: ApiClient, emu:
     emu.delete_gcore_project(1)
     emu.add_gcai_project("extra")
     emu.add_fault("gcai", "*", r".*", status=500, times=None)
-    emu.gcore_put_removed = True
+    emu.edition = "2026-05"
     emu.set_gcai_rate_limit(1, 60)
     emu.reset()
     assert emu.requests() == []
@@ -107,7 +107,7 @@ def test_reset_restores_the_seeded_state(gcore: ApiClient, gcai: ApiClient, emu:
         "staging-eu",
     ]
     assert gcore.get("/cloud/v1/projects/3").json()["task_id"] is None
-    assert gcore.put("/cloud/v1/projects/3", json={"name": "put-again"}).status_code == 200
+    assert gcore.put("/cloud/v1/projects/3", json={"name": "put-again"}).status_code == 405  # back to 2026-08
     for _ in range(3):
         assert gcai.get("/projects").status_code == 200
     assert len(gcai.get("/projects").json()["projects"]) == 2
