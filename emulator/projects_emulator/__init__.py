@@ -36,16 +36,23 @@ Quick tour::
         emu.airflow_connection_env()                  # {"AIRFLOW_CONN_GCORE_DEFAULT": ..., "..._GCAI_DEFAULT": ...}
 
 Constructor: ``ProjectsEmulator(host="127.0.0.1", gcore_port=0, gcai_port=0, clock=time.monotonic,
-edition="2026-08", rate_limit=None)``; ``gcore_put_removed=`` is a deprecated alias of the edition.
-Every time-based behaviour (task progress, rate-limit window, ``updated_at``) reads ``clock``
-lazily on each request, so tests inject a fake clock instead of sleeping. ``start()``/``stop()``
-exist besides the context manager.
+edition="2026-08", rate_limit=None, control_port=None)``; ``gcore_put_removed=`` is a deprecated
+alias of the edition. Every time-based behaviour (task progress, rate-limit window, ``updated_at``)
+reads ``clock`` lazily on each request, so tests inject a fake clock instead of sleeping.
+``start()``/``stop()`` exist besides the context manager.
 
-Command line: ``python -m projects_emulator [--gcore-port N] [--gcai-port N]
-[--lock-seconds S]`` prints URLs, keys and ids, then serves until SIGINT/SIGTERM.
+Stalls, for "the worker died between its read and its write" tests::
 
-Pytest: ``pytest_plugins = ["projects_emulator.pytest_plugin"]`` gives the
-fixtures ``projects_emulator`` and ``projects_emulator_env`` (the latter also sets AIRFLOW_CONN_*).
+        fault = emu.add_fault("gcore", "PATCH", r"/cloud/v1/projects/2", stall=True)
+        ...                                           # the worker sends its PATCH; it is held unapplied
+        emu.wait_for_stalled(1, timeout=10); emu.release_stalled(fault)   # or drop_stalled()
+
+Command line: ``projects-emulator serve`` prints ``export AIRFLOW_CONN_...`` lines and a control
+URL; ``projects-emulator lock|finish|fail|fault|release|reset|journal ...`` change a running
+emulator through that URL (``ProjectsEmulator(control_port=0)`` serves it; see ``control``).
+
+Pytest: installing this distribution registers the fixtures ``projects_emulator`` and
+``projects_emulator_env`` (the latter also sets AIRFLOW_CONN_*) through the ``pytest11`` entry point.
 """
 
 from __future__ import annotations

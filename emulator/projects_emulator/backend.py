@@ -21,6 +21,7 @@ from projects_emulator.journal import Journal
 from projects_emulator.messages import Request, Response
 from projects_emulator.ratelimit import SlidingWindowLimiter
 from projects_emulator.server import Outcome
+from projects_emulator.stalls import Stall, StallRoom
 from projects_emulator.timeline import Timeline
 
 GCORE_KEY = "emu-gcore-key-0001"
@@ -40,6 +41,7 @@ class Backend:
         self.timeline = Timeline(clock)
         self.journal = Journal()
         self.faults = FaultBook()
+        self.stalls = StallRoom()
         self.gcore_key = GCORE_KEY
         self.gcore = GcoreStore(self.timeline)
         self.gcai = GcaiStore(self.timeline)
@@ -64,6 +66,18 @@ class Backend:
             self.journal.record(api, request, self.timeline.now(), faulted=fault is not None, secrets=self.secrets())
             if fault is None:
                 return Outcome(self._answer(api, request))
+            if not fault.stall:
+                return self._faulted(api, request, fault)
+        stall = Stall(fault.id, api, request.method, request.path, fault.stall_timeout)
+
+        def after_the_stall() -> Outcome:
+            return self._faulted(api, request, fault) if self.stalls.hold(stall) else Outcome(None)
+
+        return Outcome(None, deferred=after_the_stall)
+
+    def _faulted(self, api: str, request: Request, fault: Fault) -> Outcome:
+        """Carry out a fault's answer: drop, replace, or the API's answer with headers/delay/cut."""
+        with self.lock:
             delay = fault.delay or 0.0
             if fault.drop:
                 return Outcome(None, delay=delay)

@@ -12,13 +12,14 @@ from typing import Any
 
 from projects_emulator import editions, gcai_state, gcore_state
 from projects_emulator.backend import Backend
+from projects_emulator.control import ControlApp
 from projects_emulator.editions import CURRENT, Edition
 from projects_emulator.faults import Fault, make_fault
 from projects_emulator.gcai_api import PREFIX as GCAI_PREFIX
 from projects_emulator.gcai_state import AccessLevel
 from projects_emulator.gcore_api import DELETE_SECONDS
 from projects_emulator.journal import RecordedRequest
-from projects_emulator.listeners import Listeners
+from projects_emulator.listeners import Listen, Listeners
 
 
 class ProjectsEmulator:
@@ -40,6 +41,7 @@ class ProjectsEmulator:
         clock: Callable[[], float] = time.monotonic,
         edition: str = CURRENT,
         rate_limit: tuple[int, float] | None = None,
+        control_port: int | None = None,
         gcore_put_removed: bool | None = None,
     ) -> None:
         if gcore_put_removed is not None:
@@ -47,9 +49,15 @@ class ProjectsEmulator:
         self.host = host
         self._initial = (editions.edition(edition), rate_limit)
         self._backend = Backend(clock, edition=self._initial[0], rate_limit=rate_limit)
-        self._listeners = Listeners(
-            host, {"gcore": gcore_port, "gcai": gcai_port}, {"gcore": "", "gcai": GCAI_PREFIX}, self._backend
-        )
+        servers = {
+            "gcore": Listen(gcore_port, "", self._backend),
+            "gcai": Listen(gcai_port, GCAI_PREFIX, self._backend),
+        }
+        # The control endpoint is for other processes (the ``projects-emulator`` commands); code in
+        # this process calls the methods below directly, so it is only served when asked for.
+        if control_port is not None:
+            servers["control"] = Listen(control_port, "", ControlApp(self))
+        self._listeners = Listeners(host, servers)
 
     @property
     def gcore_key(self) -> str:
@@ -63,7 +71,8 @@ class ProjectsEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop both servers, cut open connections and wake any delayed answer."""
+        """Stop the servers, cut open connections, wake delayed answers and drop stalled ones."""
+        self._backend.stalls.drop()
         self._listeners.stop()
 
     def __enter__(self) -> ProjectsEmulator:
@@ -98,6 +107,11 @@ class ProjectsEmulator:
     def gcai_url(self) -> str:
         """GC AI base URL, ending in ``/api/external/v1``."""
         return self._listeners.base_url("gcai") + GCAI_PREFIX
+
+    @property
+    def control_url(self) -> str | None:
+        """Base URL of the control endpoint (see ``control``), or None when not served."""
+        return self._listeners.base_url("control") if self._listeners.serves("control") else None
 
     # -- configuration --------------------------------------------------------------------------
     @property
@@ -151,6 +165,7 @@ class ProjectsEmulator:
             self._backend.gcore_app.edition = edition
             self._backend.gcore_app.delete_seconds = DELETE_SECONDS
             self._backend.set_rate_limit(rate_limit)
+        self._backend.stalls.drop()
 
     # -- Gcore: projects and locks --------------------------------------------------------------
     def gcore_project(self, project_id: int) -> dict[str, Any]:
@@ -264,8 +279,15 @@ class ProjectsEmulator:
         drop: bool = False,
         truncate: bool = False,
         times: int | None = 1,
+        stall: bool = False,
+        stall_timeout: float | None = None,
     ) -> Fault:
-        """Make the next ``times`` matching requests misbehave (see ``faults`` module); returns a handle."""
+        """Make the next ``times`` matching requests misbehave (see ``faults`` module); returns a handle.
+
+        ``stall=True`` holds each matching request before the API sees it until ``release_stalled``
+        (then it is handled, with the other settings) or ``drop_stalled``/``stall_timeout``/reset/stop
+        (then its connection is closed unanswered and nothing is applied).
+        """
         fault = make_fault(
             api,
             method,
@@ -277,14 +299,41 @@ class ProjectsEmulator:
             drop=drop,
             truncate=truncate,
             times=times,
+            stall=stall,
+            stall_timeout=stall_timeout,
         )
         with self._backend.lock:
             return self._backend.faults.add(fault)
 
-    def remove_fault(self, fault: Fault) -> None:
-        """Withdraw a fault before it is used up."""
+    def remove_fault(self, fault: Fault | int) -> None:
+        """Withdraw a fault (the handle, or its ``id``) before it is used up."""
         with self._backend.lock:
-            self._backend.faults.remove(fault)
+            found = self._backend.faults.find(fault) if isinstance(fault, int) else fault
+            if found is None:
+                raise KeyError(f"fault {fault}")
+            self._backend.faults.remove(found)
+
+    def faults(self) -> list[Fault]:
+        """The faults still waiting for requests, first added first."""
+        with self._backend.lock:
+            return self._backend.faults.active()
+
+    # -- stalled requests -----------------------------------------------------------------------
+    def stalled(self) -> list[dict[str, Any]]:
+        """The requests stall faults hold now: ``{"fault_id", "api", "method", "path"}``, oldest first."""
+        return [stall.to_json() for stall in self._backend.stalls.held()]
+
+    def wait_for_stalled(self, count: int = 1, timeout: float = 10.0) -> bool:
+        """Block until ``count`` requests are held (True) or ``timeout`` seconds pass (False)."""
+        return self._backend.stalls.wait_for(count, timeout)
+
+    def release_stalled(self, fault: Fault | int | None = None) -> int:
+        """Let held requests (of one fault, or all) reach the API and be answered; returns how many."""
+        return self._backend.stalls.release(_fault_id(fault))
+
+    def drop_stalled(self, fault: Fault | int | None = None) -> int:
+        """Close held requests' connections unanswered (nothing applied); returns how many."""
+        return self._backend.stalls.drop(_fault_id(fault))
 
     def clear_faults(self) -> None:
         """Withdraw every fault."""
@@ -313,3 +362,7 @@ def _edition_for_put_removed(removed: bool) -> Edition:
         stacklevel=3,
     )
     return "2026-08" if removed else "2026-05"
+
+
+def _fault_id(fault: Fault | int | None) -> int | None:
+    return fault.id if isinstance(fault, Fault) else fault

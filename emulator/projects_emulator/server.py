@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -32,6 +33,9 @@ class Outcome:
     delay: float = 0.0
     #: Cut the body in half (``Content-Length`` matching the cut body).
     truncate: bool = False
+    #: Called on the request's thread, outside any lock, before anything else: it may block (a
+    #: stalled request) and returns the outcome to carry out instead of this one.
+    deferred: Callable[[], Outcome] | None = None
 
 
 class Dispatcher(Protocol):
@@ -158,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         try:
             outcome = self.server.dispatcher.dispatch(self.server.api, request)
+            if outcome.deferred is not None:
+                outcome = outcome.deferred()
         except Exception:  # a bug in the emulator must not look like a network fault
             log.exception("Emulator failed to answer %s %s", self.command, self.path)
             outcome = Outcome(Response(500, {"error": "Emulator internal error"}))
