@@ -140,8 +140,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--gcai-rate-limit", type=rate, metavar="LIMIT/WINDOW", help="GC AI limit, e.g. 120/60")
     serve.set_defaults(run=None)
 
-    def add(name: str, run: Command, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[remote], help=help)
+    def add(name: str, run: Command, summary: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[remote], help=summary)
         sub.set_defaults(run=run)
         return sub
 

@@ -35,19 +35,35 @@ def _imported_roots(module: Path) -> set[str]:
     return roots
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not on PATH: cannot build the wheel")
-def test_the_provider_wheel_holds_no_emulator(tmp_path: Path) -> None:
+def _build_wheel(project: Path, out: Path) -> zipfile.ZipFile:
+    if shutil.which("uv") is None:
+        pytest.skip("uv is not on PATH: cannot build the wheel")
     subprocess.run(
-        ["uv", "build", "--wheel", "--quiet", "--out-dir", str(tmp_path), str(REPO)],
+        ["uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(project)],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("airflow_provider_projects-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+    (wheel,) = out.glob("*.whl")
+    return zipfile.ZipFile(wheel)
+
+
+def test_the_provider_wheel_holds_no_emulator(tmp_path: Path) -> None:
+    names = _build_wheel(REPO, tmp_path).namelist()
     assert any(name.startswith("airflow_provider_projects/operators/") for name in names)  # a real wheel
     offending = [n for n in names if "emulator" in n.lower() or n.rsplit("/", 1)[-1] in ("server.py", "dagtest.py")]
     assert offending == []
+
+
+def test_the_emulator_wheel_holds_the_package_its_type_marker_and_entry_points(tmp_path: Path) -> None:
+    wheel = _build_wheel(REPO / "emulator", tmp_path)
+    names = wheel.namelist()
+    assert {"projects_emulator/server.py", "projects_emulator/py.typed"} <= set(names)
+    assert not any(name.startswith("airflow_provider_projects/") for name in names)
+    (entry_points_txt,) = (name for name in names if name.endswith(".dist-info/entry_points.txt"))
+    declared = wheel.read(entry_points_txt).decode()
+    assert "projects-emulator = projects_emulator.cli:main" in declared
+    assert "[pytest11]" in declared
 
 
 def test_the_emulator_imports_neither_the_provider_nor_anything_outside_the_stdlib() -> None:
