@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,7 @@ def _validate(instance: Any, schema: dict[str, Any], where: str) -> None:
 class SpecChecker:
     """Validates emulator responses against both OpenAPI extracts (each Gcore edition)."""
 
-    def __init__(self, gcore: dict[str, ApiSpec], gcai: ApiSpec) -> None:
+    def __init__(self, gcore: Mapping[str, ApiSpec], gcai: ApiSpec) -> None:
         self.gcore_editions = gcore
         self.gcore = gcore[CURRENT]
         self.gcai = gcai
@@ -173,7 +173,9 @@ def load_checker() -> SpecChecker | None:
     if not (GCORE_SPEC.is_file() and GCAI_SPEC.is_file()):
         return None
     gcore_docs = json.loads(GCORE_SPEC.read_text())
-    gcore = {edition: ApiSpec(gcore_docs[key], openapi30=False) for edition, key in SPEC_KEYS.items()}
+    gcore: dict[str, ApiSpec] = {
+        edition: ApiSpec(gcore_docs[key], openapi30=False) for edition, key in SPEC_KEYS.items()
+    }
     return SpecChecker(gcore, ApiSpec(json.loads(GCAI_SPEC.read_text()), openapi30=True))
 
 

@@ -32,7 +32,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def _accepts(schema: dict[str, Any], instance: Any) -> bool:
-    return jsonschema.Draft202012Validator(schema).is_valid(instance)
+    return bool(jsonschema.Draft202012Validator(schema).is_valid(instance))
 
 
 def _body(fields: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +40,8 @@ def _body(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _request_schema(operation: dict[str, Any]) -> dict[str, Any]:
-    return operation["requestBody"]["content"]["application/json"]["schema"]
+    schema: dict[str, Any] = operation["requestBody"]["content"]["application/json"]["schema"]
+    return schema
 
 
 def _unique(name: Any, index: int) -> Any:
