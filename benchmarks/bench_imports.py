@@ -28,7 +28,7 @@ HEAVY: Final = (
     "pydantic",
     "httpx",
     "requests",
-    "airflow_provider_projects.emulator",
+    "projects_emulator",
     "airflow_provider_projects._http",
     "airflow_provider_projects.hooks",
 )

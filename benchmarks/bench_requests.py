@@ -88,10 +88,10 @@ def run() -> dict[str, Any]:
     heading("4. Requests per operation (emulator journal)")
     from airflow.sdk.exceptions import TaskDeferred
 
-    from airflow_provider_projects.emulator import ProjectsEmulator
     from airflow_provider_projects.operators.gcai import GcaiUpdateProjectOperator
     from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
     from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
+    from projects_emulator import ProjectsEmulator
 
     rows: list[list[object]] = []
     logs: list[str] = []

@@ -34,8 +34,8 @@ HERE = Path(__file__).resolve().parent
 
 def serve() -> None:
     """Child side: start the emulator, print its env, answer commands until ``stop`` or EOF."""
-    from airflow_provider_projects.emulator import ProjectsEmulator
-    from airflow_provider_projects.emulator.server import ApiServer
+    from projects_emulator import ProjectsEmulator
+    from projects_emulator.server import ApiServer
 
     # Count accepted connections per API (the emulator keeps no such counter): wrap the server's
     # per-connection entry point in this process only.

@@ -5,7 +5,11 @@ No real keys, no network: a scratch AIRFLOW_HOME, connections pointing at the em
 DAG shows its point: a lock the replace operator waits for, a GC AI rate limit the mapped update
 rides out, and a Gcore task the sensor follows to its end.
 
-Usage: python scripts/run_examples.py [--deferrable]
+Usage: python scripts/run_examples.py [--deferrable] [--edition 2026-05|2026-08|both]
+
+``--edition`` picks the Gcore spec edition the emulator serves: 2026-08 (the default, the current
+one, where PUT answers 405) or 2026-05 (PUT still accepted); ``both`` runs the examples once per
+edition.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from projects_emulator.editions import CURRENT, EDITIONS
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_dags"
@@ -35,19 +41,36 @@ def _show(report: Any, seconds: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deferrable", action="store_true", help="wait for locks in (inline) triggers")
+    parser.add_argument(
+        "--edition",
+        choices=[*EDITIONS, "both"],
+        default=CURRENT,
+        help=f"Gcore spec edition the emulator serves (default {CURRENT}); both: run once per edition",
+    )
     args = parser.parse_args()
 
-    from airflow_provider_projects.emulator.dagtest import prepare_airflow, run_dag_file
+    from projects_emulator.dagtest import prepare_airflow
 
     home = Path(tempfile.mkdtemp(prefix="projects-demo-"))
     print(f"AIRFLOW_HOME={home}; creating the Airflow database...")
     prepare_airflow(home=home, dags_folder=EXAMPLES, deferrable=args.deferrable)
 
-    from airflow_provider_projects.emulator import ProjectsEmulator
+    editions = EDITIONS if args.edition == "both" else (args.edition,)
+    failed = sum(_run_examples(edition) for edition in editions)
+    print("\nAll example DAGs succeeded." if not failed else f"\n{failed} example DAG(s) failed.")
+    return 1 if failed else 0
+
+
+def _run_examples(edition: str) -> int:
+    """Run every example DAG against an emulator serving ``edition``; returns how many failed."""
+    from projects_emulator import ProjectsEmulator
+    from projects_emulator.dagtest import run_dag_file
 
     failed = 0
-    with ProjectsEmulator() as emu:
+    with ProjectsEmulator(edition=edition) as emu:
         os.environ.update(emu.airflow_connection_env())
+        put = "PUT accepted" if edition == "2026-05" else "PUT answers 405"
+        print(f"\n##### Gcore spec edition {edition} ({put})")
         print(f"Emulator: Gcore {emu.gcore_url}, GC AI {emu.gcai_url}")
 
         lock = emu.lock_gcore_project(2, seconds=3, task_type="update_project")
@@ -76,9 +99,7 @@ def main() -> int:
         )
         _show(report, time.monotonic() - started)
         failed += report.state != "success"
-
-    print("\nAll example DAGs succeeded." if not failed else f"\n{failed} example DAG(s) failed.")
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

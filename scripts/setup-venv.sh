@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates (or refreshes) a virtualenv with Airflow and this provider installed, from nothing but
-# python3 and PyPI. Usage: scripts/setup-venv.sh [VENV_DIR] [AIRFLOW_VERSION]
+# Creates (or refreshes) a virtualenv with Airflow, this provider and its emulator (both editable)
+# installed, from nothing but python3 and PyPI. Usage: scripts/setup-venv.sh [VENV_DIR] [AIRFLOW_VERSION]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${1:-$here/.venv}"
@@ -16,5 +16,5 @@ uv_bin="$(command -v uv || python3 -c 'import shutil,sys,os; print(os.path.join(
 # --compile-bytecode: this machine sets PYTHONDONTWRITEBYTECODE=1, and Airflow imports twice as slowly without .pyc files.
 args=(--quiet --compile-bytecode --python "$venv/bin/python")
 [ -f "$constraints" ] && args+=(--constraint "$constraints")
-"$uv_bin" pip install "${args[@]}" "apache-airflow==${airflow_version}" -e "$here[dev]"
+"$uv_bin" pip install "${args[@]}" "apache-airflow==${airflow_version}" -e "$here[dev]" -e "$here/emulator"
 echo "venv ready: $venv (apache-airflow ${airflow_version})"

@@ -14,7 +14,7 @@ echo "== ruff"
 "$py" -m ruff check .
 "$py" -m ruff format --check .
 echo "== mypy --strict"
-"$py" -m mypy --strict airflow_provider_projects
+"$py" -m mypy --strict airflow_provider_projects emulator/projects_emulator
 echo "== pytest"
 set +e
 "$py" -m pytest -p no:cacheprovider "$@"

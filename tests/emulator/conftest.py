@@ -13,19 +13,15 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# The repository root (package not installed yet) and this folder (helpers), whatever import mode.
-for _folder in (ROOT, Path(__file__).resolve().parent):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
+# This folder (helpers), whatever the import mode; the emulator itself is installed (editable).
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 from emulator_support import REFERENCE, ApiClient, FakeClock, SpecChecker, load_checker  # noqa: E402
 
-from airflow_provider_projects.emulator.emulator import ProjectsEmulator  # noqa: E402
-from airflow_provider_projects.emulator.pytest_plugin import (  # noqa: E402, F401 - fixtures
-    projects_emulator,
-    projects_emulator_env,
-)
+from projects_emulator.editions import CURRENT  # noqa: E402
+from projects_emulator.emulator import ProjectsEmulator  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -48,14 +44,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def emu(clock: FakeClock) -> Iterator[ProjectsEmulator]:
-    with ProjectsEmulator(clock=clock) as emulator:
+def edition() -> str:
+    """The Gcore edition ``emu`` serves; a test overrides it with ``parametrize("edition", [...])``."""
+    return CURRENT
+
+
+@pytest.fixture
+def emu(clock: FakeClock, edition: str) -> Iterator[ProjectsEmulator]:
+    with ProjectsEmulator(clock=clock, edition=edition) as emulator:
         yield emulator
 
 
 @pytest.fixture
 def gcore(emu: ProjectsEmulator, checker: SpecChecker | None) -> Iterator[ApiClient]:
-    client = ApiClient("gcore", emu.gcore_url, f"APIKey {emu.gcore_key}", checker)
+    client = ApiClient("gcore", emu.gcore_url, f"APIKey {emu.gcore_key}", checker, lambda: emu.edition)
     yield client
     client.session.close()
 

@@ -2,13 +2,14 @@
 
 The checker validates a response against the OpenAPI extracts in ``../shared/reference`` (beside
 the repository): ``$ref``s are inlined, OpenAPI 3.0 ``nullable`` (GC AI) becomes JSON-schema
-``null`` types, and the Gcore ``services_documented`` edition (the one that still has PUT) is used.
+``null`` types, and the Gcore edition is the one the emulator serves (``editions.SPEC_KEYS``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ import httpx
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import requests
 
+from projects_emulator.editions import CURRENT, SPEC_KEYS
+
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
 GCORE_SPEC = REFERENCE / "gcore-cloud-openapi-projects-tasks.json"
 GCAI_SPEC = REFERENCE / "gcai-openapi-projects.json"
-GCORE_EDITION = "services_documented"
+#: The Gcore edition that still carries the one error schema (``NotFoundErrorSchema``).
+_GCORE_ERROR_EDITION = "services_documented"
 
 #: Schemas the extracts reference but do not contain: accept any value of the plausible JSON type.
 _ABSENT_SCHEMAS: dict[str, Any] = {"CreatedResources": {}, "CallerOrganization": {"type": "object"}}
@@ -107,27 +111,37 @@ def _validate(instance: Any, schema: dict[str, Any], where: str) -> None:
 
 
 class SpecChecker:
-    """Validates emulator responses against both OpenAPI extracts."""
+    """Validates emulator responses against both OpenAPI extracts (each Gcore edition)."""
 
-    def __init__(self, gcore: ApiSpec, gcai: ApiSpec) -> None:
-        self.gcore = gcore
+    def __init__(self, gcore: Mapping[str, ApiSpec], gcai: ApiSpec) -> None:
+        self.gcore_editions = gcore
+        self.gcore = gcore[CURRENT]
         self.gcai = gcai
+        self.gcore_error = dict(gcore["2026-05"].schemas[_GCORE_ERROR], required=_GCORE_ERROR_REQUIRED)
 
-    def check(self, api: str, method: str, path: str, response: requests.Response | httpx.Response) -> None:
-        """Assert that one response is what the spec allows for ``method path``."""
+    def check(
+        self,
+        api: str,
+        method: str,
+        path: str,
+        response: requests.Response | httpx.Response,
+        edition: str = CURRENT,
+    ) -> None:
+        """Assert that one response is what the spec (Gcore: of ``edition``) allows for ``method path``."""
         body = response.json() if response.content else None
         where = f"{api} {method} {path} -> {response.status_code}"
         if api == "gcore":
-            self.check_gcore(method, path, response.status_code, body, where)
+            self.check_gcore(method, path, response.status_code, body, where, edition=edition)
         else:
             self.check_gcai(method, path, response.status_code, body, headers=dict(response.headers), where=where)
 
-    def check_gcore(self, method: str, path: str, status: int, body: Any, where: str) -> None:
+    def check_gcore(
+        self, method: str, path: str, status: int, body: Any, where: str, *, edition: str = CURRENT
+    ) -> None:
         if status >= 400:
-            error = dict(self.gcore.schemas[_GCORE_ERROR], required=_GCORE_ERROR_REQUIRED)
-            _validate(body, error, where)
+            _validate(body, self.gcore_error, where)
             return
-        operation = self.gcore.operation(method, path)
+        operation = self.gcore_editions[edition].operation(method, path)
         assert operation is not None, f"{where}: not an operation of the spec"
         documented = operation["responses"].get(str(status))
         assert documented is not None, f"{where}: status not documented"
@@ -158,19 +172,30 @@ def load_checker() -> SpecChecker | None:
     """Build the checker, or None when the reference extracts are absent."""
     if not (GCORE_SPEC.is_file() and GCAI_SPEC.is_file()):
         return None
-    gcore_doc = json.loads(GCORE_SPEC.read_text())[GCORE_EDITION]
-    gcai_doc = json.loads(GCAI_SPEC.read_text())
-    return SpecChecker(ApiSpec(gcore_doc, openapi30=False), ApiSpec(gcai_doc, openapi30=True))
+    gcore_docs = json.loads(GCORE_SPEC.read_text())
+    gcore: dict[str, ApiSpec] = {
+        edition: ApiSpec(gcore_docs[key], openapi30=False) for edition, key in SPEC_KEYS.items()
+    }
+    return SpecChecker(gcore, ApiSpec(json.loads(GCAI_SPEC.read_text()), openapi30=True))
 
 
 class ApiClient:
     """``requests`` against one emulated API, checking each response against the spec when present."""
 
-    def __init__(self, api: str, base_url: str, authorization: str, checker: SpecChecker | None) -> None:
+    def __init__(
+        self,
+        api: str,
+        base_url: str,
+        authorization: str,
+        checker: SpecChecker | None,
+        edition: Callable[[], str] = lambda: CURRENT,
+    ) -> None:
         self.api = api
         self.base_url = base_url
         self.authorization = authorization
         self.checker = checker
+        #: Reads the edition the emulator serves at the time of each request.
+        self.edition = edition
         self.session = requests.Session()
 
     def request(
@@ -182,9 +207,10 @@ class ApiClient:
         if value is not None:
             headers["Authorization"] = value
         kwargs.setdefault("timeout", 5)
+        edition = self.edition()
         response = self.session.request(method, self.base_url + path, headers=headers, **kwargs)
         if check and self.checker is not None:
-            self.checker.check(self.api, method, path.split("?", maxsplit=1)[0], response)
+            self.checker.check(self.api, method, path.split("?", maxsplit=1)[0], response, edition)
         return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:

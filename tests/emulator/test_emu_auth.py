@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from emulator_support import ApiClient
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 
 @pytest.mark.parametrize("scheme", ["APIKey", "apikey", "APIKEY", "ApiKey"])
@@ -93,3 +93,9 @@ def test_gcai_paths_outside_the_base_prefix_are_not_served(emu: ProjectsEmulator
     outside = ApiClient("gcai", emu.gcai_url.removesuffix("/api/external/v1"), emu.gcai_org_key, None)
     assert outside.get("/projects").status_code == 404
     assert outside.get("/api/external/v2/ping").status_code == 404
+
+
+def test_gcore_401_echoes_the_first_and_last_five_characters_of_a_wrong_key(gcore: ApiClient) -> None:
+    # The real server's echo (issue 14): the provider must redact it; the emulator must produce it.
+    response = gcore.get("/cloud/v1/projects", auth="APIKey SECRETWRONGKEY-gcore-7777")
+    assert response.json()["message"] == "Invalid <APIKey> authentication token: SECRE*****-7777"

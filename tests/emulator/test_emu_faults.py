@@ -9,7 +9,7 @@ import pytest
 import requests
 from emulator_support import ApiClient
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 
 def test_status_fault_answers_instead_of_the_api_for_times_requests(gcore: ApiClient, emu: ProjectsEmulator) -> None:

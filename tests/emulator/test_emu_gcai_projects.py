@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from emulator_support import ApiClient, FakeClock
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 
 def _ids(body: dict[str, Any]) -> list[str]:

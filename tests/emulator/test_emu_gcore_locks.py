@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from emulator_support import LOCK_MESSAGE, ApiClient, FakeClock
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 
+@pytest.mark.parametrize("edition", ["2026-05"])  # the edition that still accepts PUT
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_locked_project_answers_409_with_the_exact_message(
     gcore: ApiClient, emu: ProjectsEmulator, method: str
@@ -70,6 +71,7 @@ def test_error_without_text_still_carries_an_error(emu: ProjectsEmulator, clock:
     assert emu.gcore_task(task_id)["error"]
 
 
+@pytest.mark.parametrize("edition", ["2026-05"])
 def test_untimed_lock_holds_until_finished(gcore: ApiClient, emu: ProjectsEmulator, clock: FakeClock) -> None:
     task_id = emu.lock_gcore_project(2)
     clock.advance(7200)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from emulator_support import LOCK_MESSAGE, ApiClient
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 PROJECT_KEYS = {
     "id",
@@ -68,6 +70,7 @@ def test_get_project_has_all_nine_keys(gcore: ApiClient) -> None:
     assert body["deleted_at"] is None
 
 
+@pytest.mark.parametrize("edition", ["2026-05"])
 def test_unknown_and_deleted_projects_are_not_found(gcore: ApiClient, emu: ProjectsEmulator) -> None:
     missing = gcore.get("/cloud/v1/projects/999")
     assert missing.status_code == 404
@@ -86,6 +89,7 @@ def test_non_integer_project_id_misses_the_route(gcore: ApiClient, raw_id: str) 
     assert response.json()["message"] == "HTTP 404: Not Found"
 
 
+@pytest.mark.parametrize("edition", ["2026-05"])
 def test_put_replaces_the_record_and_omitted_description_becomes_null(gcore: ApiClient, emu: ProjectsEmulator) -> None:
     assert emu.gcore_project(2)["description"] == "Dashboards and reports"
     body = gcore.put("/cloud/v1/projects/2", json={"name": "Analytics v2"}).json()
@@ -96,6 +100,7 @@ def test_put_replaces_the_record_and_omitted_description_becomes_null(gcore: Api
     assert emu.gcore_project(2) == both
 
 
+@pytest.mark.parametrize("edition", ["2026-05"])
 def test_put_requires_name(gcore: ApiClient) -> None:
     response = gcore.put("/cloud/v1/projects/2", json={"description": "only"})
     assert response.status_code == 400
@@ -107,12 +112,13 @@ def test_patch_changes_only_the_fields_sent(gcore: ApiClient, emu: ProjectsEmula
     assert (renamed["name"], renamed["description"]) == ("renamed", "Dashboards and reports")
     described = gcore.patch("/cloud/v1/projects/2", json={"description": "new text"}).json()
     assert (described["name"], described["description"]) == ("renamed", "new text")
-    cleared = gcore.patch("/cloud/v1/projects/2", json={"description": None}).json()
-    assert cleared["description"] is None
+    cleared = gcore.patch("/cloud/v1/projects/2", json={"description": ""}).json()
+    assert cleared["description"] == ""
     unchanged = gcore.patch("/cloud/v1/projects/2", json={}).json()
     assert unchanged == cleared == emu.gcore_project(2)
 
 
+@pytest.mark.parametrize("edition", ["2026-05"])
 def test_every_successful_write_advances_the_revision(gcore: ApiClient, emu: ProjectsEmulator) -> None:
     assert emu.gcore_project_revision(2) == 0
     gcore.patch("/cloud/v1/projects/2", json={"name": "one"})
@@ -142,6 +148,7 @@ def test_every_successful_write_advances_the_revision(gcore: ApiClient, emu: Pro
         ("ünïcode", False),
     ],
 )
+@pytest.mark.parametrize("edition", ["2026-05"])
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_name_pattern_and_lengths(gcore: ApiClient, method: str, name: str, ok: bool) -> None:
     response = gcore.request(method, "/cloud/v1/projects/3", json={"name": name})
@@ -152,6 +159,7 @@ def test_name_pattern_and_lengths(gcore: ApiClient, method: str, name: str, ok: 
 
 
 @pytest.mark.parametrize(("length", "ok"), [(255, True), (256, False)])
+@pytest.mark.parametrize("edition", ["2026-05"])
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_description_length_limit(gcore: ApiClient, method: str, length: int, ok: bool) -> None:
     response = gcore.request(method, "/cloud/v1/projects/3", json={"name": "staging-eu", "description": "d" * length})
@@ -162,10 +170,11 @@ def test_description_length_limit(gcore: ApiClient, method: str, length: int, ok
 
 @pytest.mark.parametrize(
     "body",
-    [{"name": None}, {"name": 5}, {"description": 5}, ["name"], "text"],
+    # ``description: null``: UpdateProjectSerializer types it a plain string (only PUT's is nullable).
+    [{"name": None}, {"name": 5}, {"description": 5}, {"description": None}, ["name"], "text", None, 5],
 )
 def test_patch_rejects_wrong_types(gcore: ApiClient, body: object) -> None:
-    response = gcore.patch("/cloud/v1/projects/3", json=body)
+    response = gcore.patch("/cloud/v1/projects/3", data=json.dumps(body), headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert response.json()["exception_class"] == "ValidationError"
 
@@ -190,24 +199,38 @@ def test_renaming_onto_another_projects_name_is_a_conflict_but_not_a_lock(gcore:
     assert gcore.patch("/cloud/v1/projects/2", json={"name": "analytics"}).status_code == 200
 
 
-def test_removed_put_answers_405_and_patch_still_works(gcore: ApiClient, emu: ProjectsEmulator) -> None:
-    emu.gcore_put_removed = True
+def test_the_current_edition_answers_put_with_405_and_patch_works(gcore: ApiClient, emu: ProjectsEmulator) -> None:
+    assert emu.edition == "2026-08"
     response = gcore.put("/cloud/v1/projects/2", json={"name": "renamed"})
     assert response.status_code == 405
+    assert set(response.json()) == {"exception_class", "message", "request_id"}
     assert response.json()["exception_class"] == "HTTPError"
     assert response.json()["message"] == "HTTP 405: Method Not Allowed"
     assert emu.gcore_project(2)["name"] == "analytics"
     assert gcore.patch("/cloud/v1/projects/2", json={"name": "renamed"}).status_code == 200
 
 
-def test_put_removed_from_the_constructor() -> None:
-    with ProjectsEmulator(gcore_put_removed=True) as emu:
-        client = ApiClient("gcore", emu.gcore_url, f"APIKey {emu.gcore_key}", None)
-        assert client.put("/cloud/v1/projects/2", json={"name": "renamed"}).status_code == 405
+def test_the_edition_switches_at_run_time(gcore: ApiClient, emu: ProjectsEmulator) -> None:
+    emu.edition = "2026-05"
+    assert gcore.put("/cloud/v1/projects/2", json={"name": "renamed"}).status_code == 200
+    emu.edition = "2026-08"
+    assert gcore.put("/cloud/v1/projects/2", json={"name": "renamed"}).status_code == 405
+    with pytest.raises(ValueError, match="2026-05, 2026-08"):
+        emu.edition = "2025-12"
+
+
+def test_gcore_put_removed_is_a_deprecated_alias_of_the_edition() -> None:
+    with pytest.warns(DeprecationWarning, match="edition"):
+        emu = ProjectsEmulator(gcore_put_removed=False)
+    assert emu.edition == "2026-05"
+    with pytest.warns(DeprecationWarning):
+        emu.gcore_put_removed = True
+    assert (emu.edition, emu.gcore_put_removed) == ("2026-08", True)
 
 
 def test_unknown_routes_and_methods(gcore: ApiClient) -> None:
     assert gcore.get("/cloud/v1/nothing").status_code == 404
     assert gcore.get("/cloud/v1/projects/2/").status_code == 404
-    assert gcore.delete("/cloud/v1/projects/2").status_code == 405
+    assert gcore.post("/cloud/v1/projects/2").status_code == 405
     assert gcore.post("/cloud/v1/tasks/abc").status_code == 405
+    assert gcore.delete("/cloud/v1/projects").status_code == 405

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from emulator_support import ApiClient, FakeClock
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 
 def test_journal_records_what_was_sent(gcore: ApiClient, emu: ProjectsEmulator, clock: FakeClock) -> None:

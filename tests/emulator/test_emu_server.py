@@ -5,23 +5,19 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 import requests
 from emulator_support import ApiClient, FakeClock
 
-from airflow_provider_projects.emulator import ProjectsEmulator
-
-ROOT = Path(__file__).resolve().parents[2]
+from projects_emulator import ProjectsEmulator
+from projects_emulator.listeners import BindError
 
 
 def test_urls_need_a_running_emulator() -> None:
@@ -97,7 +93,7 @@ def test_reset_restores_the_seeded_state(gcore: ApiClient, gcai: ApiClient, emu:
     emu.delete_gcore_project(1)
     emu.add_gcai_project("extra")
     emu.add_fault("gcai", "*", r".*", status=500, times=None)
-    emu.gcore_put_removed = True
+    emu.edition = "2026-05"
     emu.set_gcai_rate_limit(1, 60)
     emu.reset()
     assert emu.requests() == []
@@ -107,7 +103,7 @@ def test_reset_restores_the_seeded_state(gcore: ApiClient, gcai: ApiClient, emu:
         "staging-eu",
     ]
     assert gcore.get("/cloud/v1/projects/3").json()["task_id"] is None
-    assert gcore.put("/cloud/v1/projects/3", json={"name": "put-again"}).status_code == 200
+    assert gcore.put("/cloud/v1/projects/3", json={"name": "put-again"}).status_code == 405  # back to 2026-08
     for _ in range(3):
         assert gcai.get("/projects").status_code == 200
     assert len(gcai.get("/projects").json()["projects"]) == 2
@@ -149,59 +145,10 @@ def test_seeded_ids_and_keys() -> None:
     assert emu.gcore_key
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-
-
 def test_importing_the_package_does_not_load_the_server() -> None:
-    code = (
-        "import sys, airflow_provider_projects.emulator as e;print('http.server' in sys.modules, e.__doc__ is not None)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=30, check=True
-    )
+    code = "import sys, projects_emulator as e;print('http.server' in sys.modules, e.__doc__ is not None)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout.split() == ["False", "True"]
-
-
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_cli_prints_urls_serves_and_stops_on_signal(stop_signal: signal.Signals) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_projects.emulator", "--lock-seconds", "16"],
-        env=_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(20, process.kill)
-    watchdog.start()
-    try:
-        assert process.stdout is not None
-        facts: dict[str, str] = {}
-        for line in process.stdout:
-            if line.startswith("serving"):
-                break
-            name, _, value = line.strip().partition("=")
-            facts[name] = value
-        assert facts["gcore_url"].startswith("http://127.0.0.1:")
-        assert facts["gcai_url"].endswith("/api/external/v1")
-        assert facts["gcai_user_key"].startswith("u:gcai_")
-        assert facts["gcore_project_ids"] == "1,2,3"
-        headers = {"Authorization": f"APIKey {facts['gcore_key']}"}
-        project = requests.get(f"{facts['gcore_url']}/cloud/v1/projects/2", headers=headers, timeout=5).json()
-        assert project["task_id"] is not None
-        assert f"task_id={project['task_id']}" in facts["locked_gcore_project"]
-        ping = requests.get(f"{facts['gcai_url']}/ping", headers={"Authorization": facts["gcai_org_key"]}, timeout=5)
-        assert ping.json()["status"] == "pong"
-        process.send_signal(stop_signal)
-        rest, errors = process.communicate(timeout=10)
-        assert process.returncode == 0, errors
-        assert "stopped" in rest
-    finally:
-        watchdog.cancel()
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
 
 def _free_port() -> int:
@@ -213,8 +160,10 @@ def _free_port() -> int:
 def test_a_port_in_use_fails_start_without_leaving_the_other_server_up(emu: ProjectsEmulator) -> None:
     gcore_port = _free_port()
     clash = ProjectsEmulator(gcore_port=gcore_port, gcai_port=emu.gcai_port)
-    with pytest.raises(OSError):
+    with pytest.raises(BindError) as caught:
         clash.start()
+    assert (caught.value.api, caught.value.port, caught.value.in_use) == ("gcai", emu.gcai_port, True)
+    assert isinstance(caught.value, OSError)  # callers that caught OSError before still do
     assert not clash.running
     with ProjectsEmulator(gcore_port=gcore_port) as again:  # the failed start released its Gcore port
         assert again.gcore_port == gcore_port

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from emulator_support import GCORE_SPEC, ApiClient, SpecChecker
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 pytestmark = pytest.mark.usefixtures("spec")
 
@@ -25,13 +25,17 @@ GCORE_CASES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/cloud/v1/projects/1", {}, 200),
     ("GET", "/cloud/v1/projects/404", {}, 404),
     ("GET", "/cloud/v1/projects/abc", {}, 404),
-    ("PUT", "/cloud/v1/projects/2", {"json": {"name": "replaced", "description": None}}, 200),
-    ("PUT", "/cloud/v1/projects/2", {"json": {"description": "no name"}}, 400),
+    ("PUT", "/cloud/v1/projects/2", {"json": {"name": "replaced", "description": None}}, 405),
     ("PATCH", "/cloud/v1/projects/2", {"json": {"description": "patched"}}, 200),
+    ("PATCH", "/cloud/v1/projects/2", {"json": {"description": None}}, 400),
     ("PATCH", "/cloud/v1/projects/2", {"json": {"name": "x"}}, 400),
     ("PATCH", "/cloud/v1/projects/3", {"json": {"name": "analytics"}}, 409),
     ("PATCH", "/cloud/v1/projects/2", {"auth": "Bearer nope"}, 401),
-    ("DELETE", "/cloud/v1/projects/2", {}, 405),
+    ("POST", "/cloud/v1/projects", {"json": {"name": "created"}}, 201),
+    ("DELETE", "/cloud/v1/projects/2", {}, 200),
+    ("DELETE", "/cloud/v1/projects/1", {}, 400),
+    ("GET", "/cloud/v1/projects?include_deleted=", {}, 400),
+    ("PROPFIND", "/cloud/v1/projects", {}, 405),
     ("GET", "/cloud/v1/tasks/unknown", {}, 404),
 ]
 GCAI_CASES: list[tuple[str, str, dict[str, Any], int]] = [
@@ -53,6 +57,12 @@ GCAI_CASES: list[tuple[str, str, dict[str, Any], int]] = [
     ("POST", "/projects", {"json": {"name": "new"}}, 201),
     ("DELETE", "/projects/5b0e6f64-1c1d-4a8e-9f57-2f3b9d2c7a11", {}, 204),
     ("PUT", f"/projects/{GCAI_ID}", {"json": {}}, 405),
+    ("PATCH", f"/projects/{GCAI_ID}", {}, 400),
+    ("GET", "/projects?offset=", {}, 400),
+]
+GCORE_0526_CASES: list[tuple[str, str, dict[str, Any], int]] = [
+    ("PUT", "/cloud/v1/projects/2", {"json": {"name": "replaced", "description": None}}, 200),
+    ("PUT", "/cloud/v1/projects/2", {"json": {"description": "no name"}}, 400),
 ]
 
 
@@ -61,6 +71,14 @@ def test_gcore_route_matches_spec(
     gcore: ApiClient, method: str, path: str, kwargs: dict[str, Any], status: int
 ) -> None:
     assert gcore.request(method, path, **kwargs).status_code == status  # the client validates the body
+
+
+@pytest.mark.parametrize("edition", ["2026-05"])
+@pytest.mark.parametrize(("method", "path", "kwargs", "status"), GCORE_0526_CASES)
+def test_gcore_put_of_the_older_edition_matches_its_spec(
+    gcore: ApiClient, method: str, path: str, kwargs: dict[str, Any], status: int
+) -> None:
+    assert gcore.request(method, path, **kwargs).status_code == status
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status"), GCAI_CASES)
@@ -75,7 +93,7 @@ def test_locked_project_task_states_and_rate_limit_match_spec(
     gcore.get(f"/cloud/v1/tasks/{task_id}")
     task_id = emu.lock_gcore_project(2)
     assert gcore.get("/cloud/v1/projects/2").json()["task_id"] == task_id
-    assert gcore.put("/cloud/v1/projects/2", json={"name": "abc"}).status_code == 409
+    assert gcore.patch("/cloud/v1/projects/2", json={"name": "abc"}).status_code == 409
     assert gcore.get(f"/cloud/v1/tasks/{task_id}").json()["state"] == "NEW"
     emu.set_gcai_rate_limit(1, 60)
     assert gcai.get("/projects").status_code == 200

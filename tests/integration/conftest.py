@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
-from airflow_provider_projects.emulator.dagtest import DagRunReport, run_dag_file
+from projects_emulator import ProjectsEmulator
+from projects_emulator.dagtest import DagRunReport, run_dag_file
 
 pytestmark = pytest.mark.integration
 

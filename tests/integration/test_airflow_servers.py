@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator, RecordedRequest
+from projects_emulator import ProjectsEmulator, RecordedRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

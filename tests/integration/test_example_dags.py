@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
-from airflow_provider_projects.emulator.dagtest import DagRunReport
+from projects_emulator import ProjectsEmulator
+from projects_emulator.dagtest import DagRunReport
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 

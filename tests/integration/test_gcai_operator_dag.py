@@ -12,8 +12,8 @@ import airflow
 import pytest
 from packaging.version import Version
 
-from airflow_provider_projects.emulator import ProjectsEmulator, gcai_state
-from airflow_provider_projects.emulator.dagtest import DagRunReport
+from projects_emulator import ProjectsEmulator, gcai_state
+from projects_emulator.dagtest import DagRunReport
 
 pytestmark = pytest.mark.integration
 

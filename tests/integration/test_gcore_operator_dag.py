@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
-from airflow_provider_projects.emulator.dagtest import DagRunReport
 from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
+from projects_emulator import ProjectsEmulator
+from projects_emulator.dagtest import DagRunReport
 
 pytestmark = pytest.mark.integration
 

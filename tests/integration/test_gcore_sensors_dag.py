@@ -18,9 +18,9 @@ import airflow
 import pytest
 from packaging.version import Version
 
-from airflow_provider_projects.emulator import ProjectsEmulator, RecordedRequest
-from airflow_provider_projects.emulator.dagtest import DagRunReport
 from airflow_provider_projects.triggers import gcore as gcore_triggers
+from projects_emulator import ProjectsEmulator, RecordedRequest
+from projects_emulator.dagtest import DagRunReport
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 from .harness import Result, Scenario, World, connection_env, injected, run_scenario
 

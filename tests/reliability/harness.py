@@ -40,11 +40,11 @@ from structlog.testing import capture_logs
 from airflow_provider_projects import _clock
 from airflow_provider_projects._http.core import Accept, GiveUp, HttpCore, Retry
 from airflow_provider_projects._http.wire import TransportFailure
-from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.hooks import base as hooks_base
 from airflow_provider_projects.operators.gcai import GcaiUpdateProjectOperator
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
 from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
+from projects_emulator import ProjectsEmulator
 
 #: Where the fake clock starts (an epoch in 2030: far from the real time on purpose, so any code
 #: reading the real clock where it should read the injected one shows up as a wrong deadline).
@@ -268,7 +268,7 @@ class _Collector(logging.Handler):
         self.seen: set[int] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if id(record) in self.seen or record.name.startswith("airflow_provider_projects.emulator"):
+        if id(record) in self.seen or record.name.startswith("projects_emulator"):
             return
         self.seen.add(id(record))
         try:

@@ -17,11 +17,11 @@ import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.errors import ConnectionSetupError, InvalidInputError
 from airflow_provider_projects.operators.gcai import GcaiUpdateProjectOperator
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
 from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
+from projects_emulator import ProjectsEmulator
 
 from .harness import GCAI_PID, World, first_event, make_context
 

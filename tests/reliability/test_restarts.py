@@ -18,10 +18,10 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_projects import _clock
-from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.errors import GcoreTaskFailedError, LockWaitTimeoutError
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
 from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
+from projects_emulator import ProjectsEmulator
 
 from .harness import GCORE_PID, NEW_DESCRIPTION, NEW_NAME, POLL, START, World, first_event, import_string, make_context
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.errors import ProjectsApiError
 from airflow_provider_projects.hooks.gcai import GcaiHook
 from airflow_provider_projects.hooks.gcore import GcoreHook
+from projects_emulator import ProjectsEmulator
 
 from .harness import TARGETS, Result, Scenario, leaks, run_scenario, windows
 from .matrix import SCENARIOS, lock

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 from .support import ARTIFACTS, ApiServer
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.provider_info import GCAI_BASE_URL, GCORE_BASE_URL
+from projects_emulator import ProjectsEmulator
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
 from airflow_provider_projects.provider_info import CONN_FIELDS, ui_field_behaviour
+from projects_emulator import ProjectsEmulator
 
 from .conn_types import CONN_TYPES, ConnType
 from .support import ApiServer, rest

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 from .conn_types import CONN_TYPES, ConnType
 from .support import ApiServer, rest

@@ -14,7 +14,7 @@ import airflow
 import pytest
 from packaging.version import Version
 
-from airflow_provider_projects.emulator import ProjectsEmulator
+from projects_emulator import ProjectsEmulator
 
 from .conn_types import GCAI, GCORE, ConnType
 from .support import Result, airflow_env, run_airflow

@@ -1,7 +1,8 @@
-"""The Gcore Cloud API routes: projects (list, get, PUT, PATCH) and tasks (get).
+"""The Gcore Cloud API routes: projects (list, create, get, PUT, PATCH, delete) and tasks (get).
 
-Behaviour follows the OpenAPI spec and the notes in the project's API reference; where both are
-silent the choice is commented here, next to the code that makes it.
+Behaviour follows the OpenAPI spec of the selected edition (``editions``) and the notes in the
+project's API reference; where both are silent the choice is commented here, next to the code that
+makes it. Every failure answers in Gcore's error format, routing failures included.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from airflow_provider_projects.emulator.gcore_state import GcoreProject, GcoreStore
-from airflow_provider_projects.emulator.messages import BodyError, Request, Response, new_request_id
+from projects_emulator.editions import CURRENT, Edition, gcore_put_allowed
+from projects_emulator.gcore_state import GcoreProject, GcoreStore
+from projects_emulator.messages import BodyError, Request, Response, new_request_id
+from projects_emulator.params import ParamError, parse_bool, parse_int
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z 0-9._\-]{1,61}[a-zA-Z0-9._]$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -21,6 +24,8 @@ ORDER_BY = ("created_at.asc", "created_at.desc", "name.asc", "name.desc")
 _PROJECT = re.compile(r"/cloud/v1/projects/(?P<raw>[^/]+)")
 _TASK = re.compile(r"/cloud/v1/tasks/(?P<task_id>[^/]+)")
 _DIGITS = re.compile(r"[0-9]{1,19}")
+#: How long a ``delete_project`` task holds its project: the ~16 s locks API_NOTES reports.
+DELETE_SECONDS = 16.0
 _EXCEPTION_CLASSES = {
     400: "ValidationError",
     401: "NotAuthenticated",
@@ -81,10 +86,12 @@ def mask_token(token: str) -> str:
 class GcoreApp:
     """Answers Gcore Cloud requests from a ``GcoreStore`` (the caller holds the emulator's lock)."""
 
-    def __init__(self, store: GcoreStore, keys: Callable[[], frozenset[str]], *, put_removed: bool) -> None:
+    def __init__(self, store: GcoreStore, keys: Callable[[], frozenset[str]], *, edition: Edition = CURRENT) -> None:
         self.store = store
         self.keys = keys
-        self.put_removed = put_removed
+        self.edition = edition
+        #: How long a DELETE's ``delete_project`` task runs; None: until finished by hand.
+        self.delete_seconds: float | None = DELETE_SECONDS
 
     def handle(self, request: Request) -> Response:
         """Authenticate, route and answer one request."""
@@ -114,7 +121,9 @@ class GcoreApp:
     def _route(self, request: Request) -> Response:
         path, method = request.path, request.method
         if path == "/cloud/v1/projects":
-            return self._list(request) if method == "GET" else _http_error(405)
+            if method == "GET":
+                return self._list(request)
+            return self._create(request) if method == "POST" else _http_error(405)
         if match := _PROJECT.fullmatch(path):
             # Like a Django ``<int:project_id>`` / aiohttp ``{project_id:\d+}`` route, a non-integer
             # id does not match the route at all: 404 HTTPError, not a 400 ValidationError.
@@ -129,10 +138,12 @@ class GcoreApp:
         if method == "GET":
             return self._with_project(project_id, lambda p: Response(200, p.to_json()))
         if method == "PATCH":
-            return self._with_project(project_id, lambda p: self._write(p, request, partial=True))
-        if method == "PUT" and not self.put_removed:
-            return self._with_project(project_id, lambda p: self._write(p, request, partial=False))
-        # PUT is deprecated upstream; with ``put_removed`` it answers as a method the router lacks.
+            return self._with_project(project_id, lambda p: self._write(p, request, replace=False))
+        if method == "PUT" and gcore_put_allowed(self.edition):
+            return self._with_project(project_id, lambda p: self._write(p, request, replace=True))
+        if method == "DELETE":
+            return self._with_project(project_id, self._delete)
+        # Includes PUT under an edition without it: answered as a method the router lacks.
         return _http_error(405)
 
     def _with_project(self, project_id: int, answer: Callable[[GcoreProject], Response]) -> Response:
@@ -145,8 +156,10 @@ class GcoreApp:
         limit = _int_param(request, "limit", default=100, minimum=1, maximum=1000)
         offset = _int_param(request, "offset", default=0, minimum=0, maximum=None)
         include_deleted = _bool_param(request, "include_deleted")
-        order_by = request.param("order_by") or "created_at.desc"
-        if order_by not in ORDER_BY:
+        order_by = request.param("order_by")
+        if order_by is None:
+            order_by = "created_at.desc"
+        elif order_by not in ORDER_BY:  # "order_by=" included: the empty string is no enum member
             raise _Invalid({"order_by": [f"Input should be {', '.join(repr(o) for o in ORDER_BY)}"]})
         # ``name`` filtering: the spec says only "Name to filter the results by"; exact match is the
         # reading that cannot return a project the caller did not name.
@@ -169,42 +182,86 @@ class GcoreApp:
             return error(404, "NotFoundError", f"Task {task_id} not found")
         return Response(200, task.to_json(self.store.timeline))
 
-    def _write(self, project: GcoreProject, request: Request, *, partial: bool) -> Response:
-        try:
-            body = request.json_body()
-        except BodyError as exc:
-            raise _Invalid({"body": [str(exc)]}) from exc
-        fields = _validate_body(body, partial=partial)
-        if project.task_id is not None:
-            task = self.store.tasks[project.task_id]
-            message = LOCK_MESSAGE.format(
-                resource=project.id,
-                task_type=task.task_type,
-                task_id=task.id,
-                timestamp=task.to_json(self.store.timeline)["created_on"],
-            )
-            return error(409, "ConflictError", message)
+    def _create(self, request: Request) -> Response:
+        fields = _validate_body(_object_body(request), name_required=True, description_nullable=True)
+        name = fields["name"]
+        if self.store.name_taken(name, by_other_than=None):
+            return _name_clash(name)
+        project = self.store.add_project(name, description=fields.get("description"))
+        return Response(201, project.to_json())
+
+    def _write(self, project: GcoreProject, request: Request, *, replace: bool) -> Response:
+        # PUT takes ``NameDescriptionSerializer`` (name required, description nullable); PATCH takes
+        # ``UpdateProjectSerializer``, whose description is a plain string: null is refused.
+        fields = _validate_body(_object_body(request), name_required=replace, description_nullable=replace)
+        locked = self._locked(project)
+        if locked is not None:
+            return locked
         name = fields.get("name", project.name)
         # PUT replaces the record: an omitted description takes the documented default, null.
-        keep_description = partial and "description" not in fields
+        keep_description = not replace and "description" not in fields
         description = project.description if keep_description else fields.get("description")
         # Names are "unique for a client" (schema); the real status for a clash is undocumented. A 409
         # whose message is NOT the lock message makes clients prove they do not retry it as a lock.
         if self.store.name_taken(name, by_other_than=project.id):
-            return error(409, "ConflictError", f"Project with name `{name}` already exists.")
+            return _name_clash(name)
         self.store.write(project, name, description)
         return Response(200, project.to_json())
 
+    def _delete(self, project: GcoreProject) -> Response:
+        if project.is_default:
+            # "Default projects cannot be deleted" (spec); the status is undocumented. A 400 says the
+            # request itself is wrong and must not be retried, which is the point.
+            return error(400, "ValidationError", "Default project cannot be deleted.")
+        locked = self._locked(project)
+        if locked is not None:
+            return locked
+        task = self.store.lock(
+            project.id,
+            seconds=self.delete_seconds,
+            task_type="delete_project",
+            outcome="FINISHED",
+            error=None,
+            running_after=0.5,
+            deletes_project=True,
+        )
+        return Response(200, {"tasks": [task.id]})
 
-def _validate_body(body: Any, *, partial: bool) -> dict[str, Any]:
-    """Check a PUT (``NameDescriptionSerializer``) or PATCH (``UpdateProjectSerializer``) body.
+    def _locked(self, project: GcoreProject) -> Response | None:
+        """The 409 a write to a project held by a running task gets, or None when it is free."""
+        if project.task_id is None:
+            return None
+        task = self.store.tasks[project.task_id]
+        message = LOCK_MESSAGE.format(
+            resource=project.id,
+            task_type=task.task_type,
+            task_id=task.id,
+            timestamp=task.to_json(self.store.timeline)["created_on"],
+        )
+        return error(409, "ConflictError", message)
 
-    Unknown keys are ignored, as the serializers do not forbid them. ``description`` is capped at
-    255 characters on PATCH too (its schema omits the cap, but the stored Project's schema has it),
-    and PATCH accepts ``description: null`` to clear it although its schema types it as a string.
-    """
+
+def _name_clash(name: str) -> Response:
+    return error(409, "ConflictError", f"Project with name `{name}` already exists.")
+
+
+def _object_body(request: Request) -> dict[str, Any]:
+    """The JSON object a write carries; none at all reads as ``{}`` (no spec marks it required)."""
+    try:
+        body = request.json_body()
+    except BodyError as exc:
+        raise _Invalid({"body": [str(exc)]}) from exc
     if not isinstance(body, dict):
         raise _Invalid({"body": ["Input should be a valid dictionary"]})
+    return body
+
+
+def _validate_body(body: dict[str, Any], *, name_required: bool, description_nullable: bool) -> dict[str, Any]:
+    """Check a write's fields against its serializer and return the ones present.
+
+    Unknown keys are ignored, as the serializers do not forbid them. ``description`` is capped at
+    255 characters on PATCH too (its schema omits the cap, but the stored Project's schema has it).
+    """
     problems: dict[str, list[str]] = {}
     fields: dict[str, Any] = {}
     if "name" in body:
@@ -215,13 +272,15 @@ def _validate_body(body: Any, *, partial: bool) -> dict[str, Any]:
             problems["name"] = [f"String should match pattern '{NAME_PATTERN}'"]
         else:
             fields["name"] = name
-    elif not partial:
+    elif name_required:
         problems["name"] = ["Field required"]
     if "description" in body:
         description = body["description"]
-        if description is not None and not isinstance(description, str):
+        if description is None and description_nullable:
+            fields["description"] = None
+        elif not isinstance(description, str):
             problems["description"] = ["Input should be a valid string"]
-        elif description is not None and len(description) > DESCRIPTION_MAX:
+        elif len(description) > DESCRIPTION_MAX:
             problems["description"] = [f"String should have at most {DESCRIPTION_MAX} characters"]
         else:
             fields["description"] = description
@@ -234,19 +293,17 @@ def _int_param(request: Request, name: str, *, default: int, minimum: int, maxim
     raw = request.param(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"-?[0-9]+", raw.strip()):
-        raise _Invalid({name: ["Input should be a valid integer"]})
-    value = int(raw)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise _Invalid({name: [f"Input should be {bound}"]})
-    return value
+    try:
+        return parse_int(raw, minimum=minimum, maximum=maximum)
+    except ParamError as exc:
+        raise _Invalid({name: [f"Input should be {exc}"]}) from exc
 
 
 def _bool_param(request: Request, name: str) -> bool:
-    raw = (request.param(name) or "false").strip().lower()
-    if raw in ("true", "1", "yes", "on"):
-        return True
-    if raw in ("false", "0", "no", "off"):
+    raw = request.param(name)
+    if raw is None:
         return False
-    raise _Invalid({name: ["Input should be a valid boolean"]})
+    try:
+        return parse_bool(raw)
+    except ParamError as exc:
+        raise _Invalid({name: [f"Input should be {exc}"]}) from exc

@@ -11,11 +11,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_projects.emulator.gcai_state import ORGANIZATION_ID, ApiKey, GcaiProject, GcaiStore
-from airflow_provider_projects.emulator.gcore_api import phrase
-from airflow_provider_projects.emulator.messages import BodyError, Request, Response
-from airflow_provider_projects.emulator.ratelimit import SlidingWindowLimiter
-from airflow_provider_projects.emulator.timeline import js_iso
+from projects_emulator.gcai_state import ORGANIZATION_ID, ApiKey, GcaiProject, GcaiStore
+from projects_emulator.gcore_api import phrase
+from projects_emulator.messages import BodyError, Request, Response
+from projects_emulator.params import ParamError, parse_int
+from projects_emulator.ratelimit import SlidingWindowLimiter
+from projects_emulator.timeline import js_iso
 
 PREFIX = "/api/external/v1"
 _KEY_FORM = re.compile(r"(u:)?gcai_[A-Za-z0-9_\-]+")
@@ -143,11 +144,7 @@ class GcaiApp:
     def _patch(self, project: GcaiProject, request: Request, key: ApiKey) -> Response:
         if not project.writable_by(key):
             return error(404, "Project not found or insufficient write access")
-        try:
-            body = request.json_body()
-        except BodyError as exc:
-            raise _Invalid("Invalid JSON body", {"body": [str(exc)]}) from exc
-        changes = _validate_patch(body)
+        changes = _validate_patch(_required_body(request))
         # ``{}`` (undocumented) is accepted as a no-op: 200 with the project unchanged, and
         # ``updated_at`` does not move because nothing was written.
         if changes:
@@ -155,10 +152,7 @@ class GcaiApp:
         return Response(200, project.to_json(key))
 
     def _create(self, request: Request, key: ApiKey) -> Response:
-        try:
-            body = request.json_body()
-        except BodyError as exc:
-            raise _Invalid("Invalid JSON body", {"body": [str(exc)]}) from exc
+        body = _required_body(request)
         changes = _validate_patch(body)
         if "name" not in changes:
             raise _Invalid("Invalid request body", {"name": ["Required"]})
@@ -181,6 +175,16 @@ class GcaiApp:
             return error(404, "Project not found or insufficient access")
         self.store.delete_project(project.id)
         return Response(204)
+
+
+def _required_body(request: Request) -> Any:
+    """The parsed body of a route whose spec marks ``requestBody`` required (PATCH and POST)."""
+    if not request.body.strip():
+        raise _Invalid("Invalid request body", {"body": ["Required"]})
+    try:
+        return request.json_body()
+    except BodyError as exc:
+        raise _Invalid("Invalid JSON body", {"body": [str(exc)]}) from exc
 
 
 def _validate_patch(body: Any) -> dict[str, Any]:
@@ -214,13 +218,10 @@ def _validate_patch(body: Any) -> dict[str, Any]:
 
 
 def _int_param(request: Request, name: str, *, default: int, minimum: int, maximum: int | None) -> int:
-    raw = (request.param(name) or "").strip()
-    if not raw:
+    raw = request.param(name)
+    if raw is None:
         return default
-    if not re.fullmatch(r"-?[0-9]+", raw):
-        raise _Invalid("Invalid query parameters", {name: ["Expected integer"]})
-    value = int(raw)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise _Invalid("Invalid query parameters", {name: [f"Must be {bound}"]})
-    return value
+    try:
+        return parse_int(raw, minimum=minimum, maximum=maximum)
+    except ParamError as exc:
+        raise _Invalid("Invalid query parameters", {name: [f"Must be {exc}"]}) from exc

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from airflow_provider_projects.emulator import gcai_state, gcore_state
-from airflow_provider_projects.emulator.backend import Backend
-from airflow_provider_projects.emulator.faults import Fault, make_fault
-from airflow_provider_projects.emulator.gcai_api import PREFIX as GCAI_PREFIX
-from airflow_provider_projects.emulator.gcai_state import AccessLevel
-from airflow_provider_projects.emulator.journal import RecordedRequest
-from airflow_provider_projects.emulator.listeners import Listeners
+from projects_emulator import editions, gcai_state, gcore_state
+from projects_emulator.backend import Backend
+from projects_emulator.control import ControlApp
+from projects_emulator.editions import CURRENT, Edition
+from projects_emulator.faults import Fault, make_fault
+from projects_emulator.gcai_api import PREFIX as GCAI_PREFIX
+from projects_emulator.gcai_state import AccessLevel
+from projects_emulator.gcore_api import DELETE_SECONDS
+from projects_emulator.journal import RecordedRequest
+from projects_emulator.listeners import Listen, Listeners
 
 
 class ProjectsEmulator:
@@ -35,15 +39,25 @@ class ProjectsEmulator:
         gcore_port: int = 0,
         gcai_port: int = 0,
         clock: Callable[[], float] = time.monotonic,
-        gcore_put_removed: bool = False,
+        edition: str = CURRENT,
         rate_limit: tuple[int, float] | None = None,
+        control_port: int | None = None,
+        gcore_put_removed: bool | None = None,
     ) -> None:
+        if gcore_put_removed is not None:
+            edition = _edition_for_put_removed(gcore_put_removed)
         self.host = host
-        self._initial = (gcore_put_removed, rate_limit)
-        self._backend = Backend(clock, gcore_put_removed=gcore_put_removed, rate_limit=rate_limit)
-        self._listeners = Listeners(
-            host, {"gcore": gcore_port, "gcai": gcai_port}, {"gcore": "", "gcai": GCAI_PREFIX}, self._backend
-        )
+        self._initial = (editions.edition(edition), rate_limit)
+        self._backend = Backend(clock, edition=self._initial[0], rate_limit=rate_limit)
+        servers = {
+            "gcore": Listen(gcore_port, "", self._backend),
+            "gcai": Listen(gcai_port, GCAI_PREFIX, self._backend),
+        }
+        # The control endpoint is for other processes (the ``projects-emulator`` commands); code in
+        # this process calls the methods below directly, so it is only served when asked for.
+        if control_port is not None:
+            servers["control"] = Listen(control_port, "", ControlApp(self))
+        self._listeners = Listeners(host, servers)
 
     @property
     def gcore_key(self) -> str:
@@ -57,7 +71,8 @@ class ProjectsEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop both servers, cut open connections and wake any delayed answer."""
+        """Stop the servers, cut open connections, wake delayed answers and drop stalled ones."""
+        self._backend.stalls.drop()
         self._listeners.stop()
 
     def __enter__(self) -> ProjectsEmulator:
@@ -93,16 +108,41 @@ class ProjectsEmulator:
         """GC AI base URL, ending in ``/api/external/v1``."""
         return self._listeners.base_url("gcai") + GCAI_PREFIX
 
+    @property
+    def control_url(self) -> str | None:
+        """Base URL of the control endpoint (see ``control``), or None when not served."""
+        return self._listeners.base_url("control") if self._listeners.serves("control") else None
+
     # -- configuration --------------------------------------------------------------------------
     @property
+    def edition(self) -> Edition:
+        """The Gcore spec edition served: ``"2026-08"`` (current, no PUT) or ``"2026-05"`` (PUT accepted)."""
+        return self._backend.gcore_app.edition
+
+    @edition.setter
+    def edition(self, value: str) -> None:
+        checked = editions.edition(value)
+        with self._backend.lock:
+            self._backend.gcore_app.edition = checked
+
+    @property
     def gcore_put_removed(self) -> bool:
-        """When True, ``PUT /cloud/v1/projects/{id}`` answers 405 as after its upstream removal."""
-        return self._backend.gcore_app.put_removed
+        """Deprecated: True when PUT answers 405, i.e. ``edition != "2026-05"``. Set ``edition`` instead."""
+        return not editions.gcore_put_allowed(self.edition)
 
     @gcore_put_removed.setter
     def gcore_put_removed(self, removed: bool) -> None:
+        self.edition = _edition_for_put_removed(removed)
+
+    @property
+    def gcore_delete_seconds(self) -> float | None:
+        """How long the task a Gcore DELETE starts runs (default 16 s); None: until ``finish_task``."""
+        return self._backend.gcore_app.delete_seconds
+
+    @gcore_delete_seconds.setter
+    def gcore_delete_seconds(self, seconds: float | None) -> None:
         with self._backend.lock:
-            self._backend.gcore_app.put_removed = removed
+            self._backend.gcore_app.delete_seconds = seconds
 
     def set_gcai_rate_limit(self, limit: int | None, window_seconds: float = 60.0) -> None:
         """Limit GC AI to ``limit`` requests per ``window_seconds`` per organisation; None: no limit."""
@@ -116,14 +156,16 @@ class ProjectsEmulator:
 
     def reset(self) -> None:
         """Back to the start: seeded data, no tasks, faults or journal, constructor settings."""
-        put_removed, rate_limit = self._initial
+        edition, rate_limit = self._initial
         with self._backend.lock:
             self._backend.gcore.seed()
             self._backend.gcai.seed()
             self._backend.faults.clear()
             self._backend.journal.clear()
-            self._backend.gcore_app.put_removed = put_removed
+            self._backend.gcore_app.edition = edition
+            self._backend.gcore_app.delete_seconds = DELETE_SECONDS
             self._backend.set_rate_limit(rate_limit)
+        self._backend.stalls.drop()
 
     # -- Gcore: projects and locks --------------------------------------------------------------
     def gcore_project(self, project_id: int) -> dict[str, Any]:
@@ -237,8 +279,15 @@ class ProjectsEmulator:
         drop: bool = False,
         truncate: bool = False,
         times: int | None = 1,
+        stall: bool = False,
+        stall_timeout: float | None = None,
     ) -> Fault:
-        """Make the next ``times`` matching requests misbehave (see ``faults`` module); returns a handle."""
+        """Make the next ``times`` matching requests misbehave (see ``faults`` module); returns a handle.
+
+        ``stall=True`` holds each matching request before the API sees it until ``release_stalled``
+        (then it is handled, with the other settings) or ``drop_stalled``/``stall_timeout``/reset/stop
+        (then its connection is closed unanswered and nothing is applied).
+        """
         fault = make_fault(
             api,
             method,
@@ -250,14 +299,41 @@ class ProjectsEmulator:
             drop=drop,
             truncate=truncate,
             times=times,
+            stall=stall,
+            stall_timeout=stall_timeout,
         )
         with self._backend.lock:
             return self._backend.faults.add(fault)
 
-    def remove_fault(self, fault: Fault) -> None:
-        """Withdraw a fault before it is used up."""
+    def remove_fault(self, fault: Fault | int) -> None:
+        """Withdraw a fault (the handle, or its ``id``) before it is used up."""
         with self._backend.lock:
-            self._backend.faults.remove(fault)
+            found = self._backend.faults.find(fault) if isinstance(fault, int) else fault
+            if found is None:
+                raise KeyError(f"fault {fault}")
+            self._backend.faults.remove(found)
+
+    def faults(self) -> list[Fault]:
+        """The faults still waiting for requests, first added first."""
+        with self._backend.lock:
+            return self._backend.faults.active()
+
+    # -- stalled requests -----------------------------------------------------------------------
+    def stalled(self) -> list[dict[str, Any]]:
+        """The requests stall faults hold now: ``{"fault_id", "api", "method", "path"}``, oldest first."""
+        return [stall.to_json() for stall in self._backend.stalls.held()]
+
+    def wait_for_stalled(self, count: int = 1, timeout: float = 10.0) -> bool:
+        """Block until ``count`` requests are held (True) or ``timeout`` seconds pass (False)."""
+        return self._backend.stalls.wait_for(count, timeout)
+
+    def release_stalled(self, fault: Fault | int | None = None) -> int:
+        """Let held requests (of one fault, or all) reach the API and be answered; returns how many."""
+        return self._backend.stalls.release(_fault_id(fault))
+
+    def drop_stalled(self, fault: Fault | int | None = None) -> int:
+        """Close held requests' connections unanswered (nothing applied); returns how many."""
+        return self._backend.stalls.drop(_fault_id(fault))
 
     def clear_faults(self) -> None:
         """Withdraw every fault."""
@@ -275,3 +351,18 @@ class ProjectsEmulator:
         """Forget every journaled request."""
         with self._backend.lock:
             self._backend.journal.clear()
+
+
+def _edition_for_put_removed(removed: bool) -> Edition:
+    # ``gcore_put_removed`` predates the edition switch; other code still sets it, so it stays as
+    # an alias with a warning rather than breaking it.
+    warnings.warn(
+        'gcore_put_removed is deprecated: use edition="2026-08" (PUT removed) or edition="2026-05"',
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return "2026-08" if removed else "2026-05"
+
+
+def _fault_id(fault: Fault | int | None) -> int | None:
+    return fault.id if isinstance(fault, Fault) else fault

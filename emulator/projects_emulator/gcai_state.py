@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_projects.emulator.timeline import Timeline, js_iso
+from projects_emulator.timeline import Timeline, js_iso
 
 AccessLevel = Literal["read", "write", "admin"]
 ACCESS_LEVELS: tuple[AccessLevel, ...] = ("read", "write", "admin")

@@ -3,6 +3,10 @@
 Tasks progress on the injected clock, evaluated lazily: every request (and every snapshot) first
 calls ``advance()``, which moves tasks NEW -> RUNNING -> FINISHED/ERROR as their times pass and
 releases the project lock when a task ends. No background thread is needed.
+
+A ``DELETE`` starts a ``delete_project`` task: the project shows ``state: DELETING`` and is locked
+while it runs; when it finishes the project is DELETED (404 from then on), and when it fails the
+project is ACTIVE again.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_projects.emulator.messages import new_request_id
-from airflow_provider_projects.emulator.timeline import Timeline, gcore_datetime, gcore_task_datetime
+from projects_emulator.messages import new_request_id
+from projects_emulator.timeline import Timeline, gcore_datetime, gcore_task_datetime
 
 CLIENT_ID = 1
 USER_ID = 1001
@@ -73,6 +77,8 @@ class GcoreTask:
     ends_at: float | None
     outcome: str
     error: str | None
+    #: True for the task a DELETE started: its end decides whether the project is gone.
+    deletes_project: bool = False
     state: str = "NEW"
     updated: float | None = None
     finished: float | None = None
@@ -160,14 +166,14 @@ class GcoreStore:
         self.projects[pid] = project
         return project
 
-    def delete_project(self, project_id: int) -> None:
-        """Mark a project deleted: the API answers 404 for it, lists show it only with deleted ones."""
+    def delete_project(self, project_id: int, at: float | None = None) -> None:
+        """Mark a project deleted (at epoch ``at``, default now): 404 from then on, listed only with deleted ones."""
         project = self.projects[project_id]
         project.state = "DELETED"
-        project.deleted_at = self.timeline.epoch()
+        project.deleted_at = self.timeline.epoch() if at is None else at
         project.task_id = None
 
-    def name_taken(self, name: str, by_other_than: int) -> bool:
+    def name_taken(self, name: str, by_other_than: int | None) -> bool:
         """Tell whether another live project of the client already has ``name``."""
         return any(p.name == name and p.id != by_other_than and not p.deleted for p in self.projects.values())
 
@@ -187,6 +193,7 @@ class GcoreStore:
         outcome: str,
         error: str | None,
         running_after: float,
+        deletes_project: bool = False,
     ) -> GcoreTask:
         """Start a task that locks the project; it ends after ``seconds`` (None: when finished)."""
         self.advance()
@@ -209,9 +216,12 @@ class GcoreStore:
             ends_at=None if seconds is None else now + seconds,
             outcome=outcome,
             error=error,
+            deletes_project=deletes_project,
         )
         self.tasks[task.id] = task
         project.task_id = task.id
+        if deletes_project:
+            project.state = "DELETING"
         return task
 
     def finish(self, task_id: str, *, state: str, error: str | None) -> GcoreTask:
@@ -239,5 +249,10 @@ class GcoreStore:
         if state == "ERROR":
             task.error = error or f"Task {task.task_type} failed (emulated error)"
         project = self.projects.get(task.project_id)
-        if project is not None and project.task_id == task.id:
-            project.task_id = None
+        if project is None or project.task_id != task.id:
+            return
+        project.task_id = None
+        if task.deletes_project and state == "FINISHED":
+            self.delete_project(project.id, at=self.timeline.epoch(at))
+        elif task.deletes_project:
+            project.state = "ACTIVE"

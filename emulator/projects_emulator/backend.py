@@ -10,17 +10,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from airflow_provider_projects.emulator import gcai_api, gcore_api
-from airflow_provider_projects.emulator.faults import Fault, FaultBook
-from airflow_provider_projects.emulator.gcai_api import GcaiApp
-from airflow_provider_projects.emulator.gcai_state import GcaiStore
-from airflow_provider_projects.emulator.gcore_api import GcoreApp
-from airflow_provider_projects.emulator.gcore_state import GcoreStore
-from airflow_provider_projects.emulator.journal import Journal
-from airflow_provider_projects.emulator.messages import Request, Response
-from airflow_provider_projects.emulator.ratelimit import SlidingWindowLimiter
-from airflow_provider_projects.emulator.server import Outcome
-from airflow_provider_projects.emulator.timeline import Timeline
+from projects_emulator import gcai_api, gcore_api
+from projects_emulator.editions import Edition
+from projects_emulator.faults import Fault, FaultBook
+from projects_emulator.gcai_api import GcaiApp
+from projects_emulator.gcai_state import GcaiStore
+from projects_emulator.gcore_api import GcoreApp
+from projects_emulator.gcore_state import GcoreStore
+from projects_emulator.journal import Journal
+from projects_emulator.messages import Request, Response
+from projects_emulator.ratelimit import SlidingWindowLimiter
+from projects_emulator.server import Outcome
+from projects_emulator.stalls import Stall, StallRoom
+from projects_emulator.timeline import Timeline
 
 GCORE_KEY = "emu-gcore-key-0001"
 
@@ -32,19 +34,20 @@ class Backend:
         self,
         clock: Callable[[], float],
         *,
-        gcore_put_removed: bool,
+        edition: Edition,
         rate_limit: tuple[int, float] | None,
     ) -> None:
         self.lock = threading.RLock()
         self.timeline = Timeline(clock)
         self.journal = Journal()
         self.faults = FaultBook()
+        self.stalls = StallRoom()
         self.gcore_key = GCORE_KEY
         self.gcore = GcoreStore(self.timeline)
         self.gcai = GcaiStore(self.timeline)
         self.limiter: SlidingWindowLimiter | None = None
         self.set_rate_limit(rate_limit)
-        self.gcore_app = GcoreApp(self.gcore, lambda: frozenset({self.gcore_key}), put_removed=gcore_put_removed)
+        self.gcore_app = GcoreApp(self.gcore, lambda: frozenset({self.gcore_key}), edition=edition)
         self.gcai_app = GcaiApp(self.gcai, lambda: self.limiter)
 
     def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
@@ -63,6 +66,18 @@ class Backend:
             self.journal.record(api, request, self.timeline.now(), faulted=fault is not None, secrets=self.secrets())
             if fault is None:
                 return Outcome(self._answer(api, request))
+            if not fault.stall:
+                return self._faulted(api, request, fault)
+        stall = Stall(fault.id, api, request.method, request.path, fault.stall_timeout)
+
+        def after_the_stall() -> Outcome:
+            return self._faulted(api, request, fault) if self.stalls.hold(stall) else Outcome(None)
+
+        return Outcome(None, deferred=after_the_stall)
+
+    def _faulted(self, api: str, request: Request, fault: Fault) -> Outcome:
+        """Carry out a fault's answer: drop, replace, or the API's answer with headers/delay/cut."""
+        with self.lock:
             delay = fault.delay or 0.0
             if fault.drop:
                 return Outcome(None, delay=delay)
@@ -76,11 +91,13 @@ class Backend:
     def _answer(self, api: str, request: Request) -> Response:
         return self.gcore_app.handle(request) if api == "gcore" else self.gcai_app.handle(request)
 
-    @staticmethod
-    def _fault_response(api: str, fault: Fault) -> Response:
+    def error(self, api: str, status: int) -> Response:
+        """An error for a bare status in the API's own format (``Dispatcher`` protocol)."""
+        return gcore_api.default_error(status) if api == "gcore" else gcai_api.default_error(status)
+
+    def _fault_response(self, api: str, fault: Fault) -> Response:
         if fault.body is None:
-            status = fault.status if fault.status is not None else 500
-            response = gcore_api.default_error(status) if api == "gcore" else gcai_api.default_error(status)
+            response = self.error(api, fault.status if fault.status is not None else 500)
         else:
             raw = fault.raw_body()
             status = fault.status if fault.status is not None else 200

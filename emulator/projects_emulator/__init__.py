@@ -6,7 +6,7 @@ package is cheap: the server code loads on first use of ``ProjectsEmulator``.
 
 Quick tour::
 
-    from airflow_provider_projects.emulator import ProjectsEmulator
+    from projects_emulator import ProjectsEmulator
 
     with ProjectsEmulator() as emu:                   # both servers, ephemeral ports
         emu.gcore_url                                 # http://127.0.0.1:<p1>  (+ /cloud/v1/...)
@@ -22,7 +22,9 @@ Quick tour::
         emu.add_gcore_project("new-one"), emu.delete_gcore_project(3)
         emu.add_gcai_project("Secret", access_controlled=True, user_access="write")
         emu.set_gcai_rate_limit(120, 60)              # 429 + Retry-After / RateLimit-* when exceeded
-        emu.gcore_put_removed = True                  # PUT answers 405, as after its upstream removal
+        emu.edition = "2026-05"                       # Gcore spec edition: PUT accepted ("2026-08", the
+                                                      # default and current one: PUT answers 405)
+        emu.gcore_delete_seconds = None               # DELETE's delete_project task runs until finished
 
         emu.add_fault("gcore", "PATCH", r"/cloud/v1/projects/2", status=503, times=2)
         emu.add_fault("gcai", "GET", r"/ping", delay=5)          # answer held back 5 s
@@ -34,32 +36,42 @@ Quick tour::
         emu.airflow_connection_env()                  # {"AIRFLOW_CONN_GCORE_DEFAULT": ..., "..._GCAI_DEFAULT": ...}
 
 Constructor: ``ProjectsEmulator(host="127.0.0.1", gcore_port=0, gcai_port=0, clock=time.monotonic,
-gcore_put_removed=False, rate_limit=None)``. Every time-based behaviour (task progress, rate-limit
-window, ``updated_at``) reads ``clock`` lazily on each request, so tests inject a fake clock
-instead of sleeping. ``start()``/``stop()`` exist besides the context manager.
+edition="2026-08", rate_limit=None, control_port=None)``; ``gcore_put_removed=`` is a deprecated
+alias of the edition. Every time-based behaviour (task progress, rate-limit window, ``updated_at``)
+reads ``clock`` lazily on each request, so tests inject a fake clock instead of sleeping.
+``start()``/``stop()`` exist besides the context manager.
 
-Command line: ``python -m airflow_provider_projects.emulator [--gcore-port N] [--gcai-port N]
-[--lock-seconds S]`` prints URLs, keys and ids, then serves until SIGINT/SIGTERM.
+Stalls, for "the worker died between its read and its write" tests::
 
-Pytest: ``pytest_plugins = ["airflow_provider_projects.emulator.pytest_plugin"]`` gives the
-fixtures ``projects_emulator`` and ``projects_emulator_env`` (the latter also sets AIRFLOW_CONN_*).
+        fault = emu.add_fault("gcore", "PATCH", r"/cloud/v1/projects/2", stall=True)
+        ...                                           # the worker sends its PATCH; it is held unapplied
+        emu.wait_for_stalled(1, timeout=10); emu.release_stalled(fault)   # or drop_stalled()
+
+Command line: ``projects-emulator serve`` prints ``export AIRFLOW_CONN_...`` lines and a control
+URL; ``projects-emulator lock|finish|fail|fault|release|reset|journal ...`` change a running
+emulator through that URL (``ProjectsEmulator(control_port=0)`` serves it; see ``control``).
+
+Pytest: installing this distribution registers the fixtures ``projects_emulator`` and
+``projects_emulator_env`` (the latter also sets AIRFLOW_CONN_*) through the ``pytest11`` entry point.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from airflow_provider_projects.emulator.emulator import ProjectsEmulator
-    from airflow_provider_projects.emulator.faults import Fault
-    from airflow_provider_projects.emulator.journal import RecordedRequest
+__version__ = "0.1.0"
 
-__all__ = ["Fault", "ProjectsEmulator", "RecordedRequest"]
+if TYPE_CHECKING:
+    from projects_emulator.emulator import ProjectsEmulator
+    from projects_emulator.faults import Fault
+    from projects_emulator.journal import RecordedRequest
+
+__all__ = ["Fault", "ProjectsEmulator", "RecordedRequest", "__version__"]
 
 _LAZY = {
-    "ProjectsEmulator": "airflow_provider_projects.emulator.emulator",
-    "Fault": "airflow_provider_projects.emulator.faults",
-    "RecordedRequest": "airflow_provider_projects.emulator.journal",
+    "ProjectsEmulator": "projects_emulator.emulator",
+    "Fault": "projects_emulator.faults",
+    "RecordedRequest": "projects_emulator.journal",
 }
 
 

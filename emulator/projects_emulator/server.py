@@ -11,12 +11,13 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_projects.emulator.messages import Request, Response
+from projects_emulator.messages import Request, Response
 
 log = logging.getLogger(__name__)
 _MAX_BODY = 10 * 1024 * 1024
@@ -32,6 +33,9 @@ class Outcome:
     delay: float = 0.0
     #: Cut the body in half (``Content-Length`` matching the cut body).
     truncate: bool = False
+    #: Called on the request's thread, outside any lock, before anything else: it may block (a
+    #: stalled request) and returns the outcome to carry out instead of this one.
+    deferred: Callable[[], Outcome] | None = None
 
 
 class Dispatcher(Protocol):
@@ -39,6 +43,10 @@ class Dispatcher(Protocol):
 
     def dispatch(self, api: str, request: Request) -> Outcome:
         """Journal the request, apply faults, and answer it."""
+        ...
+
+    def error(self, api: str, status: int) -> Response:
+        """An error for a bare status in the API's own format (for requests that cannot be parsed)."""
         ...
 
 
@@ -114,11 +122,21 @@ class _Handler(BaseHTTPRequestHandler):
     #: Idle keep-alive connections are closed after this many seconds.
     timeout = 120
 
-    def do_GET(self) -> None:
-        """Serve any method the same way: the API apps route by method themselves."""
-        self._serve()
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up ``do_<METHOD>`` and answers an HTML 501 when it is missing. Every
+        # method goes to the API apps instead, which answer 404/405 in the vendor's JSON format.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
-    do_PUT = do_PATCH = do_POST = do_DELETE = do_OPTIONS = do_GET
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer an unparsable request (bad request line, huge headers) in the API's JSON format."""
+        self.close_connection = True
+        # A request line too broken to name its version leaves http.server assuming HTTP/0.9, which
+        # has no status line; every client of these APIs speaks HTTP/1.x.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        self._send(self.server.dispatcher.error(self.server.api, code), truncate=False)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Route the stdlib's access log to ``logging`` (debug) instead of stderr."""
@@ -127,9 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         try:
             body = self._read_body()
-        except ValueError as exc:
-            self.close_connection = True
-            self._send(Response(400, {"error": f"Bad request body framing: {exc}"}), truncate=False)
+        except ValueError:
+            self.send_error(400)
             return
         split = urlsplit(self.path)
         url_path = split.path
@@ -145,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         try:
             outcome = self.server.dispatcher.dispatch(self.server.api, request)
+            if outcome.deferred is not None:
+                outcome = outcome.deferred()
         except Exception:  # a bug in the emulator must not look like a network fault
             log.exception("Emulator failed to answer %s %s", self.command, self.path)
             outcome = Outcome(Response(500, {"error": "Emulator internal error"}))
@@ -198,5 +217,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if response.status not in (204, 304):
+        # A HEAD answer announces its body's length but never carries it (RFC 9110, 9.3.2).
+        if response.status not in (204, 304) and self.command != "HEAD":
             self.wfile.write(payload)

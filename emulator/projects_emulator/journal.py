@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_projects.emulator.messages import Request
+from projects_emulator.messages import Request
 
 REDACTED = "<redacted>"
 

@@ -12,6 +12,9 @@ A fault sits "in front of" the emulated API, like a flaky gateway:
   but the client timed out" case.
 * ``truncate``: the body that would be sent is cut in half (``Content-Length`` matches the cut
   body), so the client gets a complete HTTP message whose JSON does not parse.
+* ``stall``: the request is held BEFORE the API sees it, until released (then everything above
+  applies as usual) or dropped (``stall_timeout``, reset or stop: no answer, nothing applied).
+  See ``stalls``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from projects_emulator.stalls import DEFAULT_STALL_TIMEOUT
 
 Api = Literal["gcore", "gcai"]
 APIS: tuple[Api, ...] = ("gcore", "gcai")
@@ -43,6 +48,10 @@ class Fault:
     remaining: int | None = 1
     #: How many requests it has applied to so far.
     hits: int = 0
+    stall: bool = False
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    #: Set by the ``FaultBook``: how the control endpoint names this fault.
+    id: int = 0
 
     @property
     def replaces_response(self) -> bool:
@@ -62,6 +71,22 @@ class Fault:
             and self.method in ("*", method.upper())
             and self.path_pattern.fullmatch(path) is not None
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """How the control endpoint describes the fault."""
+        return {
+            "id": self.id,
+            "api": self.api,
+            "method": self.method,
+            "path": self.path_pattern.pattern,
+            "status": self.status,
+            "delay": self.delay,
+            "drop": self.drop,
+            "truncate": self.truncate,
+            "stall": self.stall,
+            "remaining": self.remaining,
+            "hits": self.hits,
+        }
 
     def raw_body(self) -> bytes | None:
         """Return the verbatim body for ``str``/``bytes`` bodies, else None (JSON-encoded later)."""
@@ -84,6 +109,8 @@ def make_fault(
     drop: bool = False,
     truncate: bool = False,
     times: int | None = 1,
+    stall: bool = False,
+    stall_timeout: float | None = None,
 ) -> Fault:
     """Validate the arguments of ``add_fault`` and build the Fault."""
     if api not in APIS:
@@ -94,6 +121,8 @@ def make_fault(
         raise ValueError(f"status must be an HTTP status code, not {status}")
     if delay is not None and delay < 0:
         raise ValueError("delay must be >= 0 seconds")
+    if stall_timeout is not None and stall_timeout <= 0:
+        raise ValueError("stall_timeout must be > 0 seconds")
     pattern = path_pattern if isinstance(path_pattern, re.Pattern) else re.compile(path_pattern)
     return Fault(
         api="gcore" if api == "gcore" else "gcai",
@@ -106,6 +135,8 @@ def make_fault(
         drop=drop,
         truncate=truncate,
         remaining=times,
+        stall=stall,
+        stall_timeout=DEFAULT_STALL_TIMEOUT if stall_timeout is None else stall_timeout,
     )
 
 
@@ -114,11 +145,21 @@ class FaultBook:
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._next_id = 1
 
     def add(self, fault: Fault) -> Fault:
-        """Register a fault and return it as its own handle."""
+        """Register a fault, give it an id, and return it as its own handle."""
+        fault.id, self._next_id = self._next_id, self._next_id + 1
         self._faults.append(fault)
         return fault
+
+    def find(self, fault_id: int) -> Fault | None:
+        """The active fault with this id, if it is not used up or withdrawn."""
+        return next((f for f in self._faults if f.id == fault_id), None)
+
+    def active(self) -> list[Fault]:
+        """The faults still waiting for requests, first added first."""
+        return list(self._faults)
 
     def remove(self, fault: Fault) -> None:
         """Withdraw a fault (no error if it is already gone)."""

@@ -1,20 +1,43 @@
-"""Both API servers as one unit: bind (all or none), serve on daemon threads, stop promptly."""
+"""The emulator's servers as one unit: bind (all or none), serve on daemon threads, stop promptly."""
 
 from __future__ import annotations
 
+import errno
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from airflow_provider_projects.emulator.server import ApiServer, Dispatcher
+from projects_emulator.server import ApiServer, Dispatcher
+
+
+@dataclass(frozen=True)
+class Listen:
+    """One server to run: which API, on which port (0: ephemeral), under which path prefix."""
+
+    port: int
+    prefix: str
+    dispatcher: Dispatcher
+
+
+class BindError(OSError):
+    """A port could not be bound; names the API so a command line can name the flag to change."""
+
+    def __init__(self, api: str, host: str, port: int, cause: OSError) -> None:
+        in_use = cause.errno == errno.EADDRINUSE
+        reason = "is already in use" if in_use else f"cannot be used ({cause.strerror or cause})"
+        super().__init__(cause.errno, f"port {port} on {host} {reason}")
+        self.api = api
+        self.host = host
+        self.port = port
+        self.in_use = in_use
 
 
 class Listeners:
-    """One ``ApiServer`` per API, sharing a dispatcher and a "stopping" event that wakes delays."""
+    """One ``ApiServer`` per API, sharing a "stopping" event that wakes delayed answers."""
 
-    def __init__(self, host: str, ports: dict[str, int], prefixes: dict[str, str], dispatcher: Dispatcher) -> None:
+    def __init__(self, host: str, servers: Mapping[str, Listen]) -> None:
         self.host = host
-        self._ports = ports
-        self._prefixes = prefixes
-        self._dispatcher = dispatcher
+        self._plan = dict(servers)
         self._servers: dict[str, ApiServer] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -30,15 +53,18 @@ class Listeners:
             raise RuntimeError("the emulator is already running")
         self._stopping.clear()
         try:
-            for api, port in self._ports.items():
-                self._servers[api] = ApiServer(
-                    self.host,
-                    port,
-                    api=api,
-                    prefix=self._prefixes[api],
-                    dispatcher=self._dispatcher,
-                    stopping=self._stopping,
-                )
+            for api, listen in self._plan.items():
+                try:
+                    self._servers[api] = ApiServer(
+                        self.host,
+                        listen.port,
+                        api=api,
+                        prefix=listen.prefix,
+                        dispatcher=listen.dispatcher,
+                        stopping=self._stopping,
+                    )
+                except OSError as exc:
+                    raise BindError(api, self.host, listen.port, exc) from exc
         except OSError:
             for server in self._servers.values():
                 server.server_close()
@@ -53,7 +79,7 @@ class Listeners:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop both servers (in parallel), cut open connections and wake any delayed answer."""
+        """Stop every server (in parallel), cut open connections and wake any delayed answer."""
         self._stopping.set()
         servers, self._servers = list(self._servers.values()), {}
         closers = [threading.Thread(target=server.close) for server in servers]
@@ -64,6 +90,10 @@ class Listeners:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+
+    def serves(self, api: str) -> bool:
+        """True when ``api`` is one of the servers this unit runs."""
+        return api in self._plan
 
     def port(self, api: str) -> int:
         """The bound port of one API's server."""
