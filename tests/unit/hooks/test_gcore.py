@@ -181,6 +181,28 @@ def test_auto_on_405_sends_the_same_replacement_by_patch_and_warns_once(hook: Gc
     assert gcore._put_removed == {("gcore_default", BASE)}
 
 
+def test_two_replacements_racing_into_the_405_warn_once(hook: GcoreHook, api: FakeApi) -> None:
+    """Two tasks of one process (threads) both send PUT before either has learnt it is gone."""
+    racing: list[GcoreProject | None] = []
+
+    def gone(request: Any) -> Reply:
+        if not racing:  # while the first PUT is in flight, a second replacement runs to its end
+            racing.append(None)
+            racing[0] = GcoreHook().replace_project(PID, name="analytics-2026")
+        return GONE_405
+
+    api.on("PUT", PATH, gone)
+    api.on("PATCH", PATH, ok({**PROJECT, "name": "analytics-2026", "description": ""}))
+
+    with capture_logs() as logs:
+        hook.replace_project(PID, name="analytics-2026")
+
+    assert calls(api) == [("PUT", PATH), ("PUT", PATH), ("PATCH", PATH), ("PATCH", PATH)]
+    assert racing[0] is not None
+    assert racing[0].name == "analytics-2026"
+    assert len(warnings_in(logs)) == 1, warnings_in(logs)
+
+
 def test_the_memory_of_a_removed_put_is_per_connection(
     hook: GcoreHook, api: FakeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
