@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 from airflow.secrets.environment_variables import EnvironmentVariablesBackend
 from fakes import START, FakeApi, Reply, VirtualClock, failure, ok, run_virtual
+from samples import GCORE_PROJECT
 
 from airflow_provider_projects._http import aio
 from airflow_provider_projects._http.wire import Outcome, Request
 from airflow_provider_projects.errors import RateLimitedError, ServerError
 from airflow_provider_projects.models.gcore import GcoreTask
 from airflow_provider_projects.shared_polls import polls_in_loop, wait_shared
-from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
+from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger
 from airflow_provider_projects.waiting import PollTolerance, Wait, WaitOutcome
 
 TASK_ID = "7244e161-664c-4afd-a34e-7003eac4d949"
@@ -456,3 +457,55 @@ def test_waits_share_a_poll_only_on_the_same_base_url_key_and_path(
         ("gcore-eu.test", "APIKey gcore-key-1", TASK_PATH): [0.0, 10.0],
         ("gcore.test", "APIKey gcore-key-1", other_path): [0.0, 10.0],
     }
+
+
+def test_a_hundred_project_triggers_cost_one_request_per_interval(
+    clock: VirtualClock, api: FakeApi, sent_at: list[tuple[float, str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, "gcore_a")
+    project_path = "/cloud/v1/projects/42"
+    locked = {**GCORE_PROJECT, "task_id": TASK_ID}
+    api.on("GET", project_path, lambda request: ok(locked if clock.now < START + 35 else GCORE_PROJECT))
+    api.on("GET", TASK_PATH, ok(task_body("RUNNING")), ok(task_body("FINISHED")))
+    triggers = [
+        GcoreProjectUnlockedTrigger(project_id=42, deadline=START + 600, gcore_conn_id="gcore_a") for _ in range(100)
+    ]
+
+    async def one(t: GcoreProjectUnlockedTrigger) -> dict[str, Any]:
+        [event] = [e.payload async for e in t.run()]
+        return event
+
+    async def main() -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(one(t) for t in triggers)))
+
+    events = run_virtual(clock, main())
+    # The project every 10 s; its lock holder once when it showed up and once when the lock cleared.
+    assert [(at, path) for at, _, _, path in sent_at] == [
+        (0.0, project_path),
+        (0.0, TASK_PATH),
+        (10.0, project_path),
+        (20.0, project_path),
+        (30.0, project_path),
+        (40.0, project_path),
+        (40.0, TASK_PATH),
+    ]
+    assert {(e["status"], e["polls"], e["value"]["holder"]["state"]) for e in events} == {("done", 5, "FINISHED")}
+
+
+def test_trigger_polls_keep_a_fixed_rate_when_answers_take_time(
+    clock: VirtualClock, api: FakeApi, sent_at: list[tuple[float, str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, "gcore_a")
+    timed = aio.AsyncTransport.send
+
+    async def slow(self: aio.AsyncTransport, request: Request) -> Outcome:
+        outcome = await timed(self, request)
+        await asyncio.sleep(3.0)  # the answer takes 3 s of virtual time
+        return outcome
+
+    monkeypatch.setattr(aio.AsyncTransport, "send", slow)
+    api.on("GET", TASK_PATH, lambda request: ok(task_body("FINISHED" if clock.now >= START + 30 else "RUNNING")))
+    [event] = run_triggers(clock, trigger())
+    # First answer at +3: the grid is +13, +23, +33 (not +16, +29 as pausing after each answer would).
+    assert [at for at, *_ in sent_at] == [0.0, 13.0, 23.0, 33.0]
+    assert (event["status"], event["polls"], event["waited"]) == ("done", 4, 33.0)
