@@ -172,7 +172,7 @@ def test_auto_falls_back_to_patch_where_put_is_gone_and_remembers_it(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    emulator.gcore_put_removed = True
+    emulator.edition = "2026-08"
 
     first = run_dag(dag_source("gcore_replace_auto_first"), "gcore_replace_auto_first")
 
@@ -198,7 +198,7 @@ def test_method_put_never_falls_back_and_its_405_names_the_fix(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    emulator.gcore_put_removed = True
+    emulator.edition = "2026-08"
     before = emulator.gcore_project(PID)
 
     failed = run_dag(dag_source("gcore_replace_put_only", method="PUT"), "gcore_replace_put_only")

@@ -17,7 +17,7 @@ import pytest
 
 from projects_emulator import ProjectsEmulator
 
-from .harness import Result, Scenario, World, connection_env, injected, run_scenario
+from .harness import MATRIX_EDITION, Result, Scenario, World, connection_env, injected, run_scenario
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,7 @@ def world() -> World:
 
 @pytest.fixture
 def emu(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProjectsEmulator]:
-    with ProjectsEmulator(clock=world.clock) as emulator:
+    with ProjectsEmulator(clock=world.clock, edition=MATRIX_EDITION) as emulator:
         world.emu = emulator
         for name, value in connection_env(emulator).items():
             monkeypatch.setenv(name, value)

@@ -80,6 +80,12 @@ def later(answers: int, *steps: Step) -> Step:
     return step
 
 
+def current_edition(world: World) -> None:
+    """Gcore's current spec edition (2026-08), where PUT answers 405."""
+    assert world.emu is not None
+    world.emu.edition = "2026-08"
+
+
 def retry_after_date(route: Route, seconds: float) -> Step:
     """429 whose ``Retry-After`` is an HTTP date ``seconds`` ahead of the (fake) clock."""
 
@@ -352,7 +358,7 @@ REPLACE = [
         1,
         0,
         fault_text="PUT removed upstream (405): method='auto' sends the same replacement by PATCH",
-        setup=(lambda w: setattr(w.emu, "gcore_put_removed", True),),
+        setup=(current_edition,),
         note="the 405 applied nothing, so the one PATCH is the only write",
     ),
     scenario(
@@ -364,7 +370,7 @@ REPLACE = [
         0,
         0,
         fault_text="PUT removed upstream (405), method='PUT' (no fallback)",
-        setup=(lambda w: setattr(w.emu, "gcore_put_removed", True),),
+        setup=(current_edition,),
         kwargs={"method": "PUT"},
         message=("method='auto'",),
     ),
@@ -377,7 +383,7 @@ REPLACE = [
         1,
         0,
         fault_text="PUT removed upstream, use_patch=True",
-        setup=(lambda w: setattr(w.emu, "gcore_put_removed", True),),
+        setup=(current_edition,),
         kwargs={"use_patch": True},
     ),
     scenario(
