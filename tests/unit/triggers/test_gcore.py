@@ -237,9 +237,16 @@ def test_an_unreadable_lock_holder_does_not_spoil_the_success(clock: VirtualCloc
 
 def test_transient_503s_are_tolerated(clock: VirtualClock, api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, status(503), status(503), ok(project(None)))
-    outcome = lock_of(run(clock, unlocked_trigger(max_consecutive_errors=2)))
+    with capture_logs() as logs:
+        outcome = lock_of(run(clock, unlocked_trigger(max_consecutive_errors=2)))
     assert (outcome.status, outcome.polls) == ("done", 3)
     assert len(api.requests) == 3
+    # Each tolerated failure is a warning in the trigger's own log (the task's log in the UI).
+    warnings = [str(e["event"]).split(":")[0] for e in logs if e["log_level"] == "warning" and "Polling" in e["event"]]
+    assert warnings == [
+        f"Polling the lock on Gcore project {PROJECT} failed (1 in a row, tolerating 2)",
+        f"Polling the lock on Gcore project {PROJECT} failed (2 in a row, tolerating 2)",
+    ]
 
 
 def test_one_503_more_than_tolerated_ends_with_an_error_event(clock: VirtualClock, api: FakeApi) -> None:
