@@ -135,6 +135,23 @@ def test_the_shortest_interval_among_the_waits_wins(clock: VirtualClock) -> None
     assert [(o.status, o.polls) for o in outcomes] == [("done", 5), ("done", 5)]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a wait that joins with a shorter interval wakes the poll for its deadline only: its first poll "
+    "comes at the old grid's next tick (+30), one long interval after it joined, not at +10",
+)
+def test_a_wait_joining_with_a_shorter_interval_brings_the_next_poll_forward(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(10_000.0))
+
+    async def main() -> None:
+        slow = asyncio.ensure_future(wait_shared("k", resource, wait(deadline=45.0, interval=30.0), Lines()))
+        await asyncio.sleep(5)
+        await asyncio.gather(slow, wait_shared("k", resource, wait(deadline=45.0, interval=10.0), Lines()))
+
+    run_virtual(clock, main())
+    assert resource.reads == [0.0, 10.0, 20.0, 30.0, 40.0, 45.0]
+
+
 def test_polls_keep_a_fixed_rate_when_answers_take_time(clock: VirtualClock) -> None:
     # Each answer takes 3 s. Pausing an interval after each answer would poll every 13 s; the
     # grid starts at the first answer (+3) and the polls start on it: +13, +23, +33.
