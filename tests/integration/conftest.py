@@ -35,9 +35,13 @@ def airflow_db() -> Path:
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProjectsEmulator]:
-    """A running emulator, with ``gcore_default`` / ``gcai_default`` pointing at it."""
-    with ProjectsEmulator() as emu:
+def emulator(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProjectsEmulator]:
+    """A running emulator, with ``gcore_default`` / ``gcai_default`` pointing at it.
+
+    It serves Gcore's current edition unless a test asks for another (``indirect`` parametrize).
+    """
+    edition = getattr(request, "param", None)
+    with ProjectsEmulator(**({"edition": edition} if edition else {})) as emu:
         for name, value in emu.airflow_connection_env().items():
             monkeypatch.setenv(name, value)
         yield emu

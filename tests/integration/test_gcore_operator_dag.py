@@ -100,6 +100,17 @@ def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return runs
 
 
+def first_write(emulator: ProjectsEmulator) -> list[tuple[str, str]]:
+    """The requests of a replace's first write: PUT where the edition has it, else PUT (405) then PATCH."""
+    if emulator.edition == "2026-05":
+        return [("PUT", PROJECT_PATH)]
+    return [("PUT", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
+
+
+BOTH_EDITIONS = pytest.mark.parametrize("emulator", ["2026-05", "2026-08"], indirect=True)
+
+
+@BOTH_EDITIONS
 def test_unlocked_project_is_replaced_and_the_xcom_is_the_emulator_state(
     emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]
 ) -> None:
@@ -110,14 +121,15 @@ def test_unlocked_project_is_replaced_and_the_xcom_is_the_emulator_state(
     assert (project["name"], project["description"]) == (NEW_NAME, NEW_DESCRIPTION)
     assert report.xcom("replace") == project
     assert emulator.gcore_project_revision(PID) == 1
-    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
-    put = emulator.requests(api="gcore", method="PUT")[0]
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), *first_write(emulator)]
+    put = emulator.requests(api="gcore")[-1]
     assert put.body == {"name": NEW_NAME, "description": NEW_DESCRIPTION}
     assert put.headers["authorization"] == "APIKey <redacted>"
     assert put.headers["content-type"] == "application/json"
     assert put.headers["user-agent"].startswith("airflow-provider-projects/")
 
 
+@BOTH_EDITIONS
 @pytest.mark.parametrize(
     ("deferrable", "check_lock"),
     [(False, True), (True, True), (False, False)],
@@ -143,14 +155,15 @@ def test_a_locked_project_is_written_once_the_lock_ends(
 
     task_path = f"/cloud/v1/tasks/{lock}"
     seen = gcore_calls(emulator)
-    if check_lock:  # GET project (locked), GET task..., GET project, PUT
-        head, polls, tail = seen[:1], seen[1:-2], seen[-2:]
+    write = first_write(emulator)
+    if check_lock:  # GET project (locked), GET task..., GET project, the write
+        head, polls, tail = seen[:1], seen[1 : -1 - len(write)], seen[-1 - len(write) :]
         assert head == [("GET", PROJECT_PATH)]
-        assert tail == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
-    else:  # PUT (409), GET task..., PUT
-        head, polls, tail = seen[:1], seen[1:-1], seen[-1:]
-        assert head == [("PUT", PROJECT_PATH)]
-        assert tail == [("PUT", PROJECT_PATH)]
+        assert tail == [("GET", PROJECT_PATH), *write]
+    else:  # the write (409), GET task..., the write again (by PATCH at once where PUT answered 405)
+        head, polls, tail = seen[: len(write)], seen[len(write) : -1], seen[-1:]
+        assert head == write
+        assert tail == [write[-1]]
     assert len(polls) >= 2, seen
     assert set(polls) == {("GET", task_path)}
     # The accepted write came after the lock's end, and the polls were about poll_interval apart.
@@ -238,7 +251,7 @@ def test_a_409_that_is_not_a_lock_fails_at_once(
 
     assert report.failures == {"replace": "failed"}
     # Judged once, from the 409 itself: no holder named, so no extra read and no wait.
-    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), *first_write(emulator)]
     assert emulator.gcore_project(PID)["name"] == "analytics"
     captured = capsys.readouterr()
     output = "\n".join([captured.out, captured.err, caplog.text])
