@@ -81,3 +81,20 @@ def test_wait_for_task_follows_a_gcore_task_to_its_end(
     assert report.xcom("wait_for_gcore_task")["state"] == "FINISHED"
     assert report.xcom("report") == f"task {task} FINISHED; project 3 is now 'staging-ready'"
 
+
+def test_wait_for_task_renames_only_after_the_task_finished(
+    emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]
+) -> None:
+    """The docstring says "wait for a Gcore task..., then rename": a task ending in ERROR leaves
+    the project alone (issue 16, finding 3; the rename used to run beside the wait)."""
+    name_before = emulator.gcore_project(3)["name"]
+    task = emulator.lock_gcore_project(3)
+    emulator.finish_task(task, state="ERROR", error="provisioning failed")
+    report = run_dag(
+        EXAMPLES / "gcore_wait_for_task.py", "gcore_wait_for_task", conf={"gcore_task_id": task, "gcore_project_id": 3}
+    )
+
+    assert report.task_states["wait_for_gcore_task"] == "failed"
+    assert report.task_states["mark_project_ready"] == "upstream_failed"
+    assert not emulator.requests(api="gcore", path="/cloud/v1/projects/3")
+    assert emulator.gcore_project(3)["name"] == name_before
