@@ -15,33 +15,118 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_dags"
 
+#: Deferrals seen per (dag_id, run_id, task as shown): filled by _trace_deferrals.
+DEFERRALS: Counter[tuple[str, str, str]] = Counter()
+
+
+def _task_name(task_id: str, map_index: int) -> str:
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def _trace_deferrals() -> None:
+    """Print each deferral and resumption as it happens, and count them for the summary.
+
+    ``dag.test()`` runs a deferred task's trigger in line through its private
+    ``_run_inline_trigger`` and offers no hook nor record of it (at the WARNING level the demo
+    logs at, nothing shows a task ever deferred); wrapping that helper is the one place to see it.
+    """
+    from airflow.sdk.definitions import dag as dag_module
+
+    run_inline = getattr(dag_module, "_run_inline_trigger", None)
+    if run_inline is None:  # another Airflow version: the demo runs, without the deferral lines
+        print("(this Airflow's dag.test() gives no way to show deferrals)")
+        return
+
+    def run_inline_traced(trigger: Any, task_sdk_ti: Any) -> Any:
+        name = _task_name(task_sdk_ti.task_id, task_sdk_ti.map_index)
+        print(f"  {name} deferred: {type(trigger).__name__} waits in the (inline) triggerer")
+        started = time.monotonic()
+        event = run_inline(trigger, task_sdk_ti)
+        payload = getattr(event, "payload", None)
+        status = payload.get("status") if isinstance(payload, dict) else None
+        print(f"  {name} resumed after {time.monotonic() - started:.1f} s (trigger event: {status or payload})")
+        DEFERRALS[(task_sdk_ti.dag_id, task_sdk_ti.run_id, name)] += 1
+        return event
+
+    dag_module._run_inline_trigger = run_inline_traced
+
+
+def _end_lock_after_first_read(emu: Any, lock: str, path: str, seconds: float) -> None:
+    """End ``lock`` ``seconds`` after the first GET of ``path``.
+
+    Timed from the operator's first read, not from now: dag.test() takes a few seconds to reach
+    the task, and a lock timed from its creation could be over before anyone met it.
+    """
+
+    def end_later() -> None:
+        while not emu.requests(api="gcore", method="GET", path=path):
+            time.sleep(0.05)
+        time.sleep(seconds)
+        emu.finish_task(lock)
+
+    threading.Thread(target=end_later, name="demo-lock", daemon=True).start()
+
+
+def _run_order(dag_id: str, run_id: str) -> list[str]:
+    """The run's tasks in the order they started (tasks that never started last)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.map_index)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .order_by(TaskInstance.start_date.is_(None), TaskInstance.start_date, TaskInstance.map_index)
+        ).all()
+    return [_task_name(task_id, map_index) for task_id, map_index in rows]
+
 
 def _show(report: Any, seconds: float) -> None:
-    print(f"\n=== {report.dag_id}: {report.state} in {seconds:.1f} s")
-    for task, state in sorted(report.task_states.items()):
-        print(f"  {task:<40} {state}")
-    for (task, map_index, key), value in sorted(report.xcoms.items(), key=lambda item: (item[0][0], item[0][1])):
-        where = task if map_index < 0 else f"{task}[{map_index}]"
-        print(f"  XCom {where} {key}: {json.dumps(value, sort_keys=True)}")
+    print(f"\n=== {report.dag_id}: {report.state} in {seconds:.1f} s (tasks in the order they ran)")
+    order = _run_order(report.dag_id, report.run_id)
+    for task in order:
+        deferred = DEFERRALS[(report.dag_id, report.run_id, task)]
+        note = f" (deferred {deferred}x, resumed)" if deferred else ""
+        print(f"  {task:<40} {report.task_states.get(task, '?')}{note}")
+    rank = {task: position for position, task in enumerate(order)}
+    for (task, map_index, key), value in sorted(
+        report.xcoms.items(), key=lambda item: (rank.get(_task_name(item[0][0], item[0][1]), len(rank)), item[0][2])
+    ):
+        if key.startswith("_link_") and not value:
+            continue  # no console link: the connections point at the emulator, not the vendors' APIs
+        print(f"  XCom {_task_name(task, map_index)} {key}: {json.dumps(value, sort_keys=True)}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deferrable", action="store_true", help="wait for locks in (inline) triggers")
     args = parser.parse_args()
+    # dag.test() talks to an in-process Execution API through FastAPI's TestClient, whose import
+    # warns that Starlette wants httpx2: Airflow's business and no step of the demo's, so not shown.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
 
+    # The scratch AIRFLOW_HOME (database, logs) goes away with the run.
+    with tempfile.TemporaryDirectory(prefix="projects-demo-") as scratch:
+        return run_all(Path(scratch), deferrable=args.deferrable)
+
+
+def run_all(home: Path, *, deferrable: bool) -> int:
     from airflow_provider_projects.emulator.dagtest import prepare_airflow, run_dag_file
 
-    home = Path(tempfile.mkdtemp(prefix="projects-demo-"))
-    print(f"AIRFLOW_HOME={home}; creating the Airflow database...")
-    prepare_airflow(home=home, dags_folder=EXAMPLES, deferrable=args.deferrable)
+    print(f"AIRFLOW_HOME={home} (removed at the end); creating the Airflow database...")
+    prepare_airflow(home=home, dags_folder=EXAMPLES, deferrable=deferrable)
+    _trace_deferrals()
 
     from airflow_provider_projects.emulator import ProjectsEmulator
 
@@ -50,8 +135,9 @@ def main() -> int:
         os.environ.update(emu.airflow_connection_env())
         print(f"Emulator: Gcore {emu.gcore_url}, GC AI {emu.gcai_url}")
 
-        lock = emu.lock_gcore_project(2, seconds=3, task_type="update_project")
-        print(f"\nGcore project 2 is locked by task {lock} for 3 s: the replace operator waits for it.")
+        lock = emu.lock_gcore_project(2, task_type="update_project")
+        _end_lock_after_first_read(emu, lock, "/cloud/v1/projects/2", seconds=3)
+        print(f"\nGcore project 2 is locked by task {lock} until 3 s after the replace operator reads it: it waits.")
         started = time.monotonic()
         report = run_dag_file(EXAMPLES / "projects_release_rollout.py", "projects_release_rollout")
         _show(report, time.monotonic() - started)
