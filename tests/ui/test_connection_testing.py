@@ -65,6 +65,29 @@ def test_rest_test_endpoint(api_server: ApiServer, ui_emulator: ProjectsEmulator
 
 
 @pytest.mark.parametrize("ct", CONN_TYPES)
+def test_rest_test_endpoint_reuses_a_stored_key(
+    api_server: ApiServer, ui_emulator: ProjectsEmulator, ct: ConnType
+) -> None:
+    """The docs' REST example: only the id and type of a saved connection, no key to retype; the
+    answer carries the hook's message (on 3.3.2 the one path that shows it on a success)."""
+    conn_id = f"rest_stored_{ct.conn_type}"
+    status, answer = rest(
+        "POST",
+        f"{api_server.url}/api/v2/connections",
+        connection_body(conn_id, ct, ct.url(ui_emulator), ct.key(ui_emulator)),
+    )
+    assert status == 201, answer
+    status, answer = rest(
+        "POST", f"{api_server.url}/api/v2/connections/test", {"connection_id": conn_id, "conn_type": ct.conn_type}
+    )
+    assert status == 200, answer
+    assert answer["status"] is True, answer["message"]
+    assert answer["message"].startswith(f"Connected to {ct.hook_name} at {ct.url(ui_emulator)}")
+    if ct.conn_type == "gcai":
+        assert "an organisation key of organisation" in answer["message"]
+
+
+@pytest.mark.parametrize("ct", CONN_TYPES)
 def test_test_button_in_connection_list(
     browser_context: BrowserContext,
     api_server: ApiServer,
