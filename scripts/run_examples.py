@@ -92,8 +92,25 @@ def _run_order(dag_id: str, run_id: str) -> list[str]:
     return [_task_name(task_id, map_index) for task_id, map_index in rows]
 
 
+def _run_triggered(path: Path, dag_id: str, conf: dict[str, Any] | None = None) -> Any:
+    """``dag.test()`` one example as ``airflow dags trigger`` would start it: with no logical date.
+
+    dag.test()'s default fills one in, as the UI's trigger dialog does, and so would hide a
+    template that fails on runs triggered from the CLI or the REST API.
+    """
+    from airflow_provider_projects.emulator.dagtest import load_dag, report_for
+
+    dag_run = load_dag(path, dag_id).test(run_conf=conf, logical_date=None)
+    report = report_for(dag_run.dag_id, dag_run.run_id, str(dag_run.state))
+    report.logical_date = dag_run.logical_date  # shown in the summary: None, as the CLI makes it
+    return report
+
+
 def _show(report: Any, seconds: float) -> None:
-    print(f"\n=== {report.dag_id}: {report.state} in {seconds:.1f} s (tasks in the order they ran)")
+    print(
+        f"\n=== {report.dag_id}: {report.state} in {seconds:.1f} s; run {report.run_id}, "
+        f"logical date {report.logical_date} (as `airflow dags trigger` starts it); tasks in the order they ran:"
+    )
     order = _run_order(report.dag_id, report.run_id)
     for task in order:
         deferred = DEFERRALS[(report.dag_id, report.run_id, task)]
@@ -122,7 +139,7 @@ def main() -> int:
 
 
 def run_all(home: Path, *, deferrable: bool) -> int:
-    from airflow_provider_projects.emulator.dagtest import prepare_airflow, run_dag_file
+    from airflow_provider_projects.emulator.dagtest import prepare_airflow
 
     print(f"AIRFLOW_HOME={home} (removed at the end); creating the Airflow database...")
     prepare_airflow(home=home, dags_folder=EXAMPLES, deferrable=deferrable)
@@ -139,7 +156,7 @@ def run_all(home: Path, *, deferrable: bool) -> int:
         _end_lock_after_first_read(emu, lock, "/cloud/v1/projects/2", seconds=3)
         print(f"\nGcore project 2 is locked by task {lock} until 3 s after the replace operator reads it: it waits.")
         started = time.monotonic()
-        report = run_dag_file(EXAMPLES / "projects_release_rollout.py", "projects_release_rollout")
+        report = _run_triggered(EXAMPLES / "projects_release_rollout.py", "projects_release_rollout")
         _show(report, time.monotonic() - started)
         failed += report.state != "success"
 
@@ -147,7 +164,7 @@ def run_all(home: Path, *, deferrable: bool) -> int:
         ids = list(emu.gcai_project_ids[:2]) + [emu.add_gcai_project(f"Matter {n}") for n in range(4)]
         print(f"\nGC AI rate limit set to 3 requests per 2 s; updating {len(ids)} projects with a mapped task.")
         started = time.monotonic()
-        report = run_dag_file(EXAMPLES / "gcai_bulk_instructions.py", "gcai_bulk_instructions", {"project_ids": ids})
+        report = _run_triggered(EXAMPLES / "gcai_bulk_instructions.py", "gcai_bulk_instructions", {"project_ids": ids})
         _show(report, time.monotonic() - started)
         patches = len(emu.requests(api="gcai", method="PATCH"))
         print(f"  {patches} PATCH requests for {len(ids)} projects (the extra ones met 429, waited for Retry-After)")
@@ -157,7 +174,7 @@ def run_all(home: Path, *, deferrable: bool) -> int:
         task = emu.lock_gcore_project(3, seconds=2, task_type="provision_project")
         print(f"\nGcore task {task} runs for 2 s on project 3; the sensor follows it.")
         started = time.monotonic()
-        report = run_dag_file(
+        report = _run_triggered(
             EXAMPLES / "gcore_wait_for_task.py", "gcore_wait_for_task", {"gcore_task_id": task, "gcore_project_id": 3}
         )
         _show(report, time.monotonic() - started)

@@ -77,6 +77,13 @@ def test_demo_succeeds_without_an_error_line_or_a_traceback(demo: Demo) -> None:
     assert bad == [], "a successful demo printed:\n" + "\n".join(bad)
 
 
+def test_demo_runs_each_dag_as_the_cli_triggers_it(demo: Demo) -> None:
+    """With no logical date (finding 1: the demo always had one, so a ``{{ ds }}`` never failed in it)."""
+    headers = [line for line in demo.output.splitlines() if line.startswith("=== ")]
+    assert len(headers) == 3, demo.output
+    assert all(", logical date None " in header for header in headers), headers
+
+
 def test_demo_lists_tasks_in_the_order_they_ran(demo: Demo) -> None:
     assert demo.tasks("projects_release_rollout") == [
         "nightly_load",
