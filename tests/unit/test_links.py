@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from airflow.sdk import TaskInstanceState
 
 from airflow_provider_projects.links import GcaiProjectLink, GcoreProjectLink, is_vendor_api
 from airflow_provider_projects.provider_info import GCAI_BASE_URL, GCORE_BASE_URL
@@ -18,7 +19,7 @@ GCAI_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 class RunningTi:
     """What the task runner passes as ``ti_key``: the key fields plus the state the task stops in."""
 
-    state: str | None
+    state: TaskInstanceState | None
     dag_id: str = "d"
     task_id: str = "t"
     run_id: str = "r"
@@ -54,9 +55,18 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
 
-@pytest.mark.parametrize("state", ["deferred", "failed", "up_for_retry", "up_for_reschedule", "skipped"])
+@pytest.mark.parametrize(
+    "state",
+    [
+        TaskInstanceState.DEFERRED,
+        TaskInstanceState.FAILED,
+        TaskInstanceState.UP_FOR_RETRY,
+        TaskInstanceState.UP_FOR_RESCHEDULE,
+        TaskInstanceState.SKIPPED,
+    ],
+)
 def test_no_xcom_read_unless_the_task_succeeded(
-    state: str, xcom_reads: list[str], monkeypatch: pytest.MonkeyPatch
+    state: TaskInstanceState, xcom_reads: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read of the missing return_value is what logs "[error] XCom not found" (finding 2)."""
     set_connection(monkeypatch, "gcore_default", "gcore", None)
@@ -70,11 +80,12 @@ def test_links_to_the_console_after_a_success_on_the_vendor_api(
     set_connection(monkeypatch, "gcore_default", "gcore", None)
     set_connection(monkeypatch, "gcai_default", "gcai", GCAI_BASE_URL)
     assert (
-        GcoreProjectLink().get_link(Operator(), ti_key=RunningTi("success", task_id="gcore"))
+        GcoreProjectLink().get_link(Operator(), ti_key=RunningTi(TaskInstanceState.SUCCESS, task_id="gcore"))
         == "https://portal.gcore.com/cloud/projects/2"
     )
     assert (
-        GcaiProjectLink().get_link(Operator(), ti_key=RunningTi("success")) == f"https://app.gc.ai/projects/{GCAI_ID}"
+        GcaiProjectLink().get_link(Operator(), ti_key=RunningTi(TaskInstanceState.SUCCESS))
+        == f"https://app.gc.ai/projects/{GCAI_ID}"
     )
     assert xcom_reads == ["return_value", "return_value"]
 
@@ -87,13 +98,13 @@ def test_no_link_when_the_connection_points_elsewhere(
 ) -> None:
     """The emulator or a staging host: the project does not exist in the vendor's console (finding 6b)."""
     set_connection(monkeypatch, "gcore_default", "gcore", host)
-    assert GcoreProjectLink().get_link(Operator(), ti_key=RunningTi("success", task_id="gcore")) == ""
+    assert GcoreProjectLink().get_link(Operator(), ti_key=RunningTi(TaskInstanceState.SUCCESS, task_id="gcore")) == ""
     assert xcom_reads == []
 
 
 def test_no_link_without_xcom_push(xcom_reads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     set_connection(monkeypatch, "gcai_default", "gcai", None)
-    assert GcaiProjectLink().get_link(Operator(do_xcom_push=False), ti_key=RunningTi("success")) == ""
+    assert GcaiProjectLink().get_link(Operator(do_xcom_push=False), ti_key=RunningTi(TaskInstanceState.SUCCESS)) == ""
     assert xcom_reads == []
 
 
