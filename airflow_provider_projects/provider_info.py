@@ -13,6 +13,13 @@ PACKAGE: Final = "airflow_provider_projects"
 GCORE_BASE_URL: Final = "https://api.gcore.com"
 GCAI_BASE_URL: Final = "https://app.gc.ai/api/external/v1"
 
+#: The API key field's placeholder per API, keyed by its default base URL (what the hooks pass).
+#: Each shows the form of key that API issues: the form is where a wrong kind of key gets pasted.
+KEY_PLACEHOLDERS: Final[dict[str, str]] = {
+    GCORE_BASE_URL: "the API token alone, without 'APIKey'",
+    GCAI_BASE_URL: "gcai_… (organisation key) or u:gcai_… (personal key), without 'Bearer'",
+}
+
 #: Form fields stored in the connection's extra JSON (Airflow 3.2+ ``conn-fields``).
 CONN_FIELDS: Final[dict[str, Any]] = {
     "timeout": {
@@ -36,7 +43,7 @@ def ui_field_behaviour(default_base_url: str) -> dict[str, Any]:
         "relabeling": {"password": "API key", "host": "API base URL"},
         "placeholders": {
             "host": default_base_url,
-            "password": "the API key alone, without 'APIKey' or 'Bearer'",
+            "password": KEY_PLACEHOLDERS.get(default_base_url, "the API key alone, without 'APIKey' or 'Bearer'"),
             "extra": '{"timeout": 30, "max_retries": 4}',
         },
     }

@@ -43,4 +43,7 @@ with DAG(
         """The line a team would post to its channel."""
         return f"task {task_result['id']} {task_result['state']}; project {project['id']} is now {project['name']!r}"
 
+    # The rename waits for the Gcore task: it must not touch the project before that task has
+    # FINISHED, nor at all when it ended in ERROR.
+    finished >> rename
     report(finished.output, rename.output)

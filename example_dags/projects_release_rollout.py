@@ -37,7 +37,10 @@ with DAG(
         task_id="rename_gcore_project",
         project_id="{{ params.gcore_project_id }}",
         name="analytics-{{ ti.xcom_pull(task_ids='nightly_load')['release'] }}",
-        description="Release {{ ti.xcom_pull(task_ids='nightly_load')['release'] }}, loaded {{ ds }}",
+        # run_after, not a logical date: a run triggered from the CLI or the REST API has none.
+        description=(
+            "Release {{ ti.xcom_pull(task_ids='nightly_load')['release'] }}, loaded {{ dag_run.run_after.date() }}"
+        ),
         poll_interval=1,
         lock_timeout=300,
     )

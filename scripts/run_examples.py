@@ -7,9 +7,9 @@ rides out, and a Gcore task the sensor follows to its end.
 
 Usage: python scripts/run_examples.py [--deferrable] [--edition 2026-05|2026-08|both]
 
-``--edition`` picks the Gcore spec edition the emulator serves: 2026-08 (the default, the current
-one, where PUT answers 405) or 2026-05 (PUT still accepted); ``both`` runs the examples once per
-edition.
+``--edition`` picks the Gcore spec edition the emulator serves: 2026-08 (the current one, where
+PUT answers 405 and the replace operator sends PATCH), 2026-05 (PUT still accepted), or ``both``
+(the default): the examples run once per edition, so the demo shows what users meet on each.
 """
 
 from __future__ import annotations
@@ -19,23 +19,116 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from projects_emulator.editions import CURRENT, EDITIONS
+from projects_emulator.editions import EDITIONS
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_dags"
 
+#: Deferrals seen per (dag_id, run_id, task as shown): filled by _trace_deferrals.
+DEFERRALS: Counter[tuple[str, str, str]] = Counter()
+
+
+def _task_name(task_id: str, map_index: int) -> str:
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def _trace_deferrals() -> None:
+    """Print each deferral and resumption as it happens, and count them for the summary.
+
+    ``dag.test()`` runs a deferred task's trigger in line through its private
+    ``_run_inline_trigger`` and offers no hook nor record of it (at the WARNING level the demo
+    logs at, nothing shows a task ever deferred); wrapping that helper is the one place to see it.
+    """
+    from airflow.sdk.definitions import dag as dag_module
+
+    run_inline = getattr(dag_module, "_run_inline_trigger", None)
+    if run_inline is None:  # another Airflow version: the demo runs, without the deferral lines
+        print("(this Airflow's dag.test() gives no way to show deferrals)")
+        return
+
+    def run_inline_traced(trigger: Any, task_sdk_ti: Any) -> Any:
+        name = _task_name(task_sdk_ti.task_id, task_sdk_ti.map_index)
+        print(f"  {name} deferred: {type(trigger).__name__} waits in the (inline) triggerer")
+        started = time.monotonic()
+        event = run_inline(trigger, task_sdk_ti)
+        payload = getattr(event, "payload", None)
+        status = payload.get("status") if isinstance(payload, dict) else None
+        print(f"  {name} resumed after {time.monotonic() - started:.1f} s (trigger event: {status or payload})")
+        DEFERRALS[(task_sdk_ti.dag_id, task_sdk_ti.run_id, name)] += 1
+        return event
+
+    dag_module._run_inline_trigger = run_inline_traced
+
+
+def _end_lock_after_first_read(emu: Any, lock: str, path: str, seconds: float) -> None:
+    """End ``lock`` ``seconds`` after the first GET of ``path``.
+
+    Timed from the operator's first read, not from now: dag.test() takes a few seconds to reach
+    the task, and a lock timed from its creation could be over before anyone met it.
+    """
+
+    def end_later() -> None:
+        while not emu.requests(api="gcore", method="GET", path=path):
+            time.sleep(0.05)
+        time.sleep(seconds)
+        emu.finish_task(lock)
+
+    threading.Thread(target=end_later, name="demo-lock", daemon=True).start()
+
+
+def _run_order(dag_id: str, run_id: str) -> list[str]:
+    """The run's tasks in the order they started (tasks that never started last)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.map_index)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .order_by(TaskInstance.start_date.is_(None), TaskInstance.start_date, TaskInstance.map_index)
+        ).all()
+    return [_task_name(task_id, map_index) for task_id, map_index in rows]
+
+
+def _run_triggered(path: Path, dag_id: str, conf: dict[str, Any] | None = None) -> Any:
+    """``dag.test()`` one example as ``airflow dags trigger`` would start it: with no logical date.
+
+    dag.test()'s default fills one in, as the UI's trigger dialog does, and so would hide a
+    template that fails on runs triggered from the CLI or the REST API.
+    """
+    from projects_emulator.dagtest import load_dag, report_for
+
+    dag_run = load_dag(path, dag_id).test(run_conf=conf, logical_date=None)
+    report = report_for(dag_run.dag_id, dag_run.run_id, str(dag_run.state))
+    report.logical_date = dag_run.logical_date  # shown in the summary: None, as the CLI makes it
+    return report
+
 
 def _show(report: Any, seconds: float) -> None:
-    print(f"\n=== {report.dag_id}: {report.state} in {seconds:.1f} s")
-    for task, state in sorted(report.task_states.items()):
-        print(f"  {task:<40} {state}")
-    for (task, map_index, key), value in sorted(report.xcoms.items(), key=lambda item: (item[0][0], item[0][1])):
-        where = task if map_index < 0 else f"{task}[{map_index}]"
-        print(f"  XCom {where} {key}: {json.dumps(value, sort_keys=True)}")
+    print(
+        f"\n=== {report.dag_id}: {report.state} in {seconds:.1f} s; run {report.run_id}, "
+        f"logical date {report.logical_date} (as `airflow dags trigger` starts it); tasks in the order they ran:"
+    )
+    order = _run_order(report.dag_id, report.run_id)
+    for task in order:
+        deferred = DEFERRALS[(report.dag_id, report.run_id, task)]
+        note = f" (deferred {deferred}x, resumed)" if deferred else ""
+        print(f"  {task:<40} {report.task_states.get(task, '?')}{note}")
+    rank = {task: position for position, task in enumerate(order)}
+    for (task, map_index, key), value in sorted(
+        report.xcoms.items(), key=lambda item: (rank.get(_task_name(item[0][0], item[0][1]), len(rank)), item[0][2])
+    ):
+        if key.startswith("_link_") and not value:
+            continue  # no console link: the connections point at the emulator, not the vendors' APIs
+        print(f"  XCom {_task_name(task, map_index)} {key}: {json.dumps(value, sort_keys=True)}")
 
 
 def main() -> int:
@@ -44,18 +137,27 @@ def main() -> int:
     parser.add_argument(
         "--edition",
         choices=[*EDITIONS, "both"],
-        default=CURRENT,
-        help=f"Gcore spec edition the emulator serves (default {CURRENT}); both: run once per edition",
+        default="both",
+        help="Gcore spec edition the emulator serves (default: both, one after the other)",
     )
     args = parser.parse_args()
+    # dag.test() talks to an in-process Execution API through FastAPI's TestClient, whose import
+    # warns that Starlette wants httpx2: Airflow's business and no step of the demo's, so not shown.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
 
+    # The scratch AIRFLOW_HOME (database, logs) goes away with the run.
+    with tempfile.TemporaryDirectory(prefix="projects-demo-") as scratch:
+        editions = EDITIONS if args.edition == "both" else (args.edition,)
+        return run_all(Path(scratch), deferrable=args.deferrable, editions=editions)
+
+
+def run_all(home: Path, *, deferrable: bool, editions: tuple[str, ...]) -> int:
     from projects_emulator.dagtest import prepare_airflow
 
-    home = Path(tempfile.mkdtemp(prefix="projects-demo-"))
-    print(f"AIRFLOW_HOME={home}; creating the Airflow database...")
-    prepare_airflow(home=home, dags_folder=EXAMPLES, deferrable=args.deferrable)
+    print(f"AIRFLOW_HOME={home} (removed at the end); creating the Airflow database...")
+    prepare_airflow(home=home, dags_folder=EXAMPLES, deferrable=deferrable)
+    _trace_deferrals()
 
-    editions = EDITIONS if args.edition == "both" else (args.edition,)
     failed = sum(_run_examples(edition) for edition in editions)
     print("\nAll example DAGs succeeded." if not failed else f"\n{failed} example DAG(s) failed.")
     return 1 if failed else 0
@@ -64,19 +166,19 @@ def main() -> int:
 def _run_examples(edition: str) -> int:
     """Run every example DAG against an emulator serving ``edition``; returns how many failed."""
     from projects_emulator import ProjectsEmulator
-    from projects_emulator.dagtest import run_dag_file
 
     failed = 0
     with ProjectsEmulator(edition=edition) as emu:
         os.environ.update(emu.airflow_connection_env())
-        put = "PUT accepted" if edition == "2026-05" else "PUT answers 405"
+        put = "PUT accepted" if edition == "2026-05" else "PUT answers 405: the replace goes by PATCH"
         print(f"\n##### Gcore spec edition {edition} ({put})")
         print(f"Emulator: Gcore {emu.gcore_url}, GC AI {emu.gcai_url}")
 
-        lock = emu.lock_gcore_project(2, seconds=3, task_type="update_project")
-        print(f"\nGcore project 2 is locked by task {lock} for 3 s: the replace operator waits for it.")
+        lock = emu.lock_gcore_project(2, task_type="update_project")
+        _end_lock_after_first_read(emu, lock, "/cloud/v1/projects/2", seconds=3)
+        print(f"\nGcore project 2 is locked by task {lock} until 3 s after the replace operator reads it: it waits.")
         started = time.monotonic()
-        report = run_dag_file(EXAMPLES / "projects_release_rollout.py", "projects_release_rollout")
+        report = _run_triggered(EXAMPLES / "projects_release_rollout.py", "projects_release_rollout")
         _show(report, time.monotonic() - started)
         failed += report.state != "success"
 
@@ -84,7 +186,7 @@ def _run_examples(edition: str) -> int:
         ids = list(emu.gcai_project_ids[:2]) + [emu.add_gcai_project(f"Matter {n}") for n in range(4)]
         print(f"\nGC AI rate limit set to 3 requests per 2 s; updating {len(ids)} projects with a mapped task.")
         started = time.monotonic()
-        report = run_dag_file(EXAMPLES / "gcai_bulk_instructions.py", "gcai_bulk_instructions", {"project_ids": ids})
+        report = _run_triggered(EXAMPLES / "gcai_bulk_instructions.py", "gcai_bulk_instructions", {"project_ids": ids})
         _show(report, time.monotonic() - started)
         patches = len(emu.requests(api="gcai", method="PATCH"))
         print(f"  {patches} PATCH requests for {len(ids)} projects (the extra ones met 429, waited for Retry-After)")
@@ -94,11 +196,13 @@ def _run_examples(edition: str) -> int:
         task = emu.lock_gcore_project(3, seconds=2, task_type="provision_project")
         print(f"\nGcore task {task} runs for 2 s on project 3; the sensor follows it.")
         started = time.monotonic()
-        report = run_dag_file(
+        report = _run_triggered(
             EXAMPLES / "gcore_wait_for_task.py", "gcore_wait_for_task", {"gcore_task_id": task, "gcore_project_id": 3}
         )
         _show(report, time.monotonic() - started)
         failed += report.state != "success"
+        writes = [r.method for r in emu.requests(api="gcore") if r.method in ("PUT", "PATCH")]
+        print(f"\nGcore writes on edition {edition}: {', '.join(writes) or 'none'}")
     return failed
 
 

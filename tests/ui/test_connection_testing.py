@@ -36,6 +36,15 @@ def connection_body(conn_id: str, ct: ConnType, url: str, key: str) -> dict[str,
     }
 
 
+def save_connection(api_server: ApiServer, emu: ProjectsEmulator, ct: ConnType, conn_id: str) -> str:
+    """Save a connection to the emulator through the REST API (as the UI's form would); returns its id."""
+    status, answer = rest(
+        "POST", f"{api_server.url}/api/v2/connections", connection_body(conn_id, ct, ct.url(emu), ct.key(emu))
+    )
+    assert status == 201, answer
+    return conn_id
+
+
 @pytest.mark.parametrize("ct", CONN_TYPES)
 def test_rest_test_endpoint(api_server: ApiServer, ui_emulator: ProjectsEmulator, ct: ConnType) -> None:
     """``POST /api/v2/connections/test`` with the right key, then a wrong one."""
@@ -65,6 +74,23 @@ def test_rest_test_endpoint(api_server: ApiServer, ui_emulator: ProjectsEmulator
 
 
 @pytest.mark.parametrize("ct", CONN_TYPES)
+def test_rest_test_endpoint_reuses_a_stored_key(
+    api_server: ApiServer, ui_emulator: ProjectsEmulator, ct: ConnType
+) -> None:
+    """The docs' REST example: only the id and type of a saved connection, no key to retype; the
+    answer carries the hook's message (on 3.3.2 the one path that shows it on a success)."""
+    conn_id = save_connection(api_server, ui_emulator, ct, f"rest_stored_{ct.conn_type}")
+    status, answer = rest(
+        "POST", f"{api_server.url}/api/v2/connections/test", {"connection_id": conn_id, "conn_type": ct.conn_type}
+    )
+    assert status == 200, answer
+    assert answer["status"] is True, answer["message"]
+    assert answer["message"].startswith(f"Connected to {ct.hook_name} at {ct.url(ui_emulator)}")
+    if ct.conn_type == "gcai":
+        assert "an organisation key of organisation" in answer["message"]
+
+
+@pytest.mark.parametrize("ct", CONN_TYPES)
 def test_test_button_in_connection_list(
     browser_context: BrowserContext,
     api_server: ApiServer,
@@ -75,13 +101,7 @@ def test_test_button_in_connection_list(
     """Admin -> Connections -> the row's "Test Connection" button on a saved connection."""
     from playwright.sync_api import expect
 
-    conn_id = f"ui_button_{ct.conn_type}"
-    status, answer = rest(
-        "POST",
-        f"{api_server.url}/api/v2/connections",
-        connection_body(conn_id, ct, ct.url(ui_emulator), ct.key(ui_emulator)),
-    )
-    assert status == 201, answer
+    conn_id = save_connection(api_server, ui_emulator, ct, f"ui_button_{ct.conn_type}")
     ui_emulator.clear_journal()
     page = browser_context.new_page()
     try:

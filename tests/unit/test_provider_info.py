@@ -250,3 +250,13 @@ def test_providers_manager_reads_the_form(conn_type: str) -> None:
     behaviour = manager.field_behaviours[conn_type]
     assert behaviour["hidden_fields"] == connection_type(conn_type)["ui-field-behaviour"]["hidden-fields"]
     assert behaviour["relabeling"]["password"] == "API key"
+
+
+def test_gcai_key_placeholder_shows_both_key_forms() -> None:
+    """The GC AI form names its two key forms, not a generic text (issue 16, finding 6a)."""
+    placeholder = connection_type("gcai")["ui-field-behaviour"]["placeholders"]["password"]
+    assert "gcai_…" in placeholder
+    assert "u:gcai_…" in placeholder
+    assert GcaiHook.get_ui_field_behaviour()["placeholders"]["password"] == placeholder
+    # Gcore keys are not GC AI keys: its form must not suggest that form.
+    assert "gcai_" not in connection_type("gcore")["ui-field-behaviour"]["placeholders"]["password"]
