@@ -187,6 +187,24 @@ def test_the_connection_is_read_once_per_hook(monkeypatch: pytest.MonkeyPatch, a
     assert len(api.sent("GET", "/cloud/v1/projects/42")) == 2
 
 
+@pytest.mark.parametrize("extra", [{"timeout": "abc"}, {"proxy": "proxy.example:3128"}, {"verify": "/no/such/ca.pem"}])
+def test_a_setup_error_carries_no_frame_that_holds_the_connection(
+    extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logger or error tracker that renders frame locals must not find the key (Connection's repr shows it)."""
+    set_conn(monkeypatch, "conn_frames", {"conn_type": "gcore", "password": SECRET, "extra": extra})
+    with pytest.raises(ConnectionSetupError) as caught:
+        GcoreHook("conn_frames").settings()
+    frames = []
+    tb = caught.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    assert [f.f_code.co_name for f in frames][-1] == "_checked"  # nothing below the hook's own check
+    leaks = [(f.f_code.co_name, name) for f in frames for name, v in f.f_locals.items() if SECRET in repr(v)]
+    assert leaks == []
+
+
 # -- proxy, verify, cert, cert_key ------------------------------------------------------------------
 
 
