@@ -33,6 +33,29 @@ CONN_FIELDS: Final[dict[str, Any]] = {
         "description": "Tries after the first on connection errors, timeouts, 429, 502, 503 and 504. Default 4.",
         "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 10},
     },
+    # "proxy" is also one of Airflow's sensitive field names: the UI and the API mask its value.
+    "proxy": {
+        "label": "Proxy URL",
+        "description": "http(s)://[user:password@]host:port of the proxy to reach the API through, or 'direct' "
+        "to ignore HTTPS_PROXY/NO_PROXY. Empty: the environment's proxy settings apply.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "verify": {
+        "label": "Verify TLS",
+        "description": "true (default), false, or the path of a CA bundle (PEM) on the workers and triggerers, "
+        "e.g. for a proxy that inspects TLS with an internal CA.",
+        "schema": {"type": ["string", "boolean", "null"]},
+    },
+    "cert": {
+        "label": "Client certificate",
+        "description": "Path of a client certificate (PEM) for mutual TLS, readable on the workers and triggerers.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "cert_key": {
+        "label": "Client certificate key",
+        "description": "Path of the client certificate's private key, if it is not in the certificate file.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 

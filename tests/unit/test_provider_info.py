@@ -13,12 +13,14 @@ import pytest
 
 from airflow_provider_projects import __version__, get_provider_info
 from airflow_provider_projects.hooks.base import MAX_RETRIES_LIMIT
-
-EXTRA_TIMEOUT = "timeout"
-EXTRA_MAX_RETRIES = "max_retries"
 from airflow_provider_projects.hooks.gcai import GcaiHook
 from airflow_provider_projects.hooks.gcore import GcoreHook
 from airflow_provider_projects.provider_info import GCAI_BASE_URL, GCORE_BASE_URL
+
+EXTRA_TIMEOUT = "timeout"
+EXTRA_MAX_RETRIES = "max_retries"
+#: Every extra the hooks read, each with a field in the connection form.
+EXTRAS = (EXTRA_TIMEOUT, EXTRA_MAX_RETRIES, "proxy", "verify", "cert", "cert_key")
 
 DIST = "airflow-provider-projects"
 INFO = get_provider_info()
@@ -148,7 +150,7 @@ def test_connection_type_names_its_hook(conn_type: str, hook_class: type) -> Non
 def test_connection_type_has_conn_fields_and_ui_field_behaviour(conn_type: str) -> None:
     entry = connection_type(conn_type)
     fields = entry["conn-fields"]
-    assert set(fields) == {EXTRA_TIMEOUT, EXTRA_MAX_RETRIES}
+    assert set(fields) == {*EXTRAS}
     for field in fields.values():
         assert field["label"]
         assert field["schema"]["type"]
@@ -243,7 +245,7 @@ def test_providers_manager_reads_the_form(conn_type: str) -> None:
 
     manager = ProvidersManager()
     widgets = manager.connection_form_widgets
-    for field in (EXTRA_TIMEOUT, EXTRA_MAX_RETRIES):
+    for field in EXTRAS:
         widget = widgets[f"extra__{conn_type}__{field}"]
         assert widget.package_name == DIST
         assert widget.field_name == field
@@ -260,3 +262,12 @@ def test_gcai_key_placeholder_shows_both_key_forms() -> None:
     assert GcaiHook.get_ui_field_behaviour()["placeholders"]["password"] == placeholder
     # Gcore keys are not GC AI keys: its form must not suggest that form.
     assert "gcai_" not in connection_type("gcore")["ui-field-behaviour"]["placeholders"]["password"]
+
+
+@pytest.mark.parametrize("conn_type", HOOKS)
+def test_the_proxy_field_is_masked_in_the_form_and_by_airflow(conn_type: str) -> None:
+    """A proxy URL may carry credentials: a password-style field, under a name Airflow masks."""
+    from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
+
+    assert connection_type(conn_type)["conn-fields"]["proxy"]["schema"]["format"] == "password"
+    assert should_hide_value_for_key("proxy")
