@@ -6,11 +6,18 @@ Time and chance come from the ``clock`` fixture: ``clock.now`` is the wall clock
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import logging
 import pickle
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime, formatdate
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +41,7 @@ from airflow_provider_projects._http.sync import SyncTransport
 from airflow_provider_projects._http.wire import (
     DEFAULT_TIMEOUT,
     FailureKind,
+    Network,
     Outcome,
     Request,
     Response,
@@ -905,3 +913,112 @@ def test_scenario_table(
 @pytest.mark.parametrize(("method", "steps"), [pytest.param(row[1], row[2], id=row[0]) for row in SCENARIOS])
 def test_both_transports_agree(api: FakeApi, clock: VirtualClock, method: str, steps: list[Step]) -> None:
     assert run_transport(api, clock, "sync", method, steps) == run_transport(api, clock, "async", method, steps)
+
+
+# -- real sockets: a certificate the client does not trust ends the call, on both transports ------
+
+
+def _self_signed(directory: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 signed by itself, and its key: (cert path, key path)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    start = datetime.now(UTC) - timedelta(days=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "server.pem", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """An HTTPS server on 127.0.0.1 answering ``{}`` to each request: (base URL, its certificate path)."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    cert_path, key_path = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:  # the listener was shut down: the test is over
+                return
+            raw.settimeout(10)  # a safety net only: every client here either talks or hangs up
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    received = b""
+                    while b"\r\n\r\n" not in received:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        received += chunk
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            except OSError:  # the client refused the certificate and hung up
+                raw.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}", cert_path
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close() alone does not)
+    listener.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def _call_over(transport_type: str, base: str, network: Network) -> ApiModel:
+    core = HttpCore(
+        dialect=GcoreDialect(),
+        base_url=base,
+        api_key=Secret(KEY),
+        user_agent="tests/1",
+        policy=RetryPolicy(max_retries=0),
+    )
+    if transport_type == "sync":
+        sync = SyncTransport(core, network)
+        try:
+            return sync.call("GET", PATH, ApiModel)
+        finally:
+            sync.close()
+    return asyncio.run(AsyncTransport(core, network).call("GET", PATH, ApiModel))
+
+
+@pytest.mark.parametrize("transport_type", ["sync", "async"])
+def test_an_untrusted_certificate_is_a_setup_error_at_once(
+    tls_server: tuple[str, str], transport_type: str, clock: VirtualClock
+) -> None:
+    base, _cert = tls_server
+    with pytest.raises(ConnectionSetupError) as caught:
+        _call_over(transport_type, base, Network())
+    assert FailureKind.TLS.value in str(caught.value)
+    assert "'verify'" in str(caught.value)
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("transport_type", ["sync", "async"])
+def test_a_ca_bundle_in_verify_makes_the_certificate_trusted(
+    tls_server: tuple[str, str], transport_type: str, clock: VirtualClock
+) -> None:
+    base, cert = tls_server
+    assert _call_over(transport_type, base, Network(verify=cert)).to_xcom() == {}
