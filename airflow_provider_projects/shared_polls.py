@@ -74,19 +74,24 @@ class SharedPoll(Generic[T]):
         self._task.cancel()
 
     async def _run(self) -> None:
-        next_tick: float | None = None
+        tick: float | None = None  # the grid point of the last regular poll
         try:
             while self._waiters:
                 outcome = await self._poll_once()
                 now = _clock.now()
-                next_tick = now if next_tick is None else next_tick  # the phase comes from the first answer
+                tick = now if tick is None else tick  # the phase comes from the first answer
                 self._hand_out(outcome, now)
-                if not self._waiters:
-                    return
-                if now >= next_tick:  # a poll at a wait's deadline, between ticks, keeps the grid
-                    next_tick = self._next_tick(next_tick, now)
-                next_tick = max(next_tick, now + retry_pause(outcome))  # a Retry-After the core did not wait out
-                await self._sleep_until(min(next_tick, *(w.wait.deadline for w in self._waiters)))
+                hold = now + retry_pause(outcome)  # a Retry-After the HTTP core did not wait out
+                while self._waiters:
+                    next_tick = self._grid_after(tick, _clock.now())
+                    wake = min(max(next_tick, hold), *(w.wait.deadline for w in self._waiters))
+                    if await self._sleep_until(wake):
+                        break
+                    # A wait joined: its interval or deadline may come sooner, so plan again.
+                if _clock.now() >= next_tick:
+                    # A regular poll: the grid goes on from it, or starts again after a Retry-After's
+                    # hold. A poll at a wait's deadline, between ticks, keeps the grid.
+                    tick = max(next_tick, hold)
         except Exception as error:  # a bug, not an API error: every wait on the key hears of it
             for waiter in self._waiters:
                 if not waiter.done.done():
@@ -114,29 +119,29 @@ class SharedPoll(Generic[T]):
             if line is not None:
                 waiter.log.info("%s", line)
 
-    def _next_tick(self, previous: float, now: float) -> float:
-        """The next tick of the fixed-rate grid; ticks missed while a slow poll ran are skipped."""
-        interval = min(w.wait.poll_interval for w in self._waiters)
-        tick = previous + interval
-        if tick <= now:
-            tick += interval * math.ceil((now - tick) / interval + 1e-9)
-        return tick
+    def _grid_after(self, tick: float, now: float) -> float:
+        """The first tick of the fixed-rate grid after ``tick`` that is not past (missed ones are skipped).
 
-    async def _sleep_until(self, moment: float) -> None:
+        The rate is the shortest interval among the waits now sharing the poll.
+        """
+        interval = min(w.wait.poll_interval for w in self._waiters)
+        return tick + interval * max(1, math.ceil((now - tick) / interval - 1e-9))
+
+    async def _sleep_until(self, moment: float) -> bool:
+        """Sleep until ``moment``; ``False`` if a joining wait cut the sleep short."""
         self._wake.clear()
         delay = moment - _clock.now()
         if delay <= 0:
-            return
+            return True
         sleeper = asyncio.ensure_future(_clock.asleep(delay))
         woken = asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+            slept = sleeper.done()
         finally:
             sleeper.cancel()
             woken.cancel()
-        if woken.done() and not sleeper.done():
-            # A wait joined: poll at once only if its deadline has come, else keep the grid.
-            await self._sleep_until(min(moment, *(w.wait.deadline for w in self._waiters)))
+        return slept
 
 
 _registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, SharedPoll[Any]]] = (

@@ -83,9 +83,26 @@ def run_virtual(clock: VirtualClock, coro: Coroutine[Any, Any, T]) -> T:
         loop.close()
 
 
+def read_connections_in_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AIRFLOW_CONN_*`` read in the event loop, not in a worker thread (``sync_to_async``).
+
+    Airflow's environment-variable backend has no async lookup, so ``BaseHook.aget_connection``
+    runs the sync one in a thread. Under :func:`run_virtual` that thread's answer races the loop,
+    which sees no timer meanwhile and calls that a deadlock. The rest of ``aget_connection`` runs
+    as it does in a triggerer.
+    """
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+
+    async def aget_connection(self: EnvironmentVariablesBackend, conn_id: str) -> Any:
+        return self.get_connection(conn_id)
+
+    monkeypatch.setattr(EnvironmentVariablesBackend, "aget_connection", aget_connection, raising=False)
+
+
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
     """The virtual clock, installed as ``_clock``'s source of time and chance."""
+    read_connections_in_the_loop(monkeypatch)
     virtual = VirtualClock()
     monkeypatch.setattr(_clock, "now", virtual.time)
     monkeypatch.setattr(_clock, "sleep", virtual.sleep)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from airflow.secrets.environment_variables import EnvironmentVariablesBackend
 from fakes import START, FakeApi, Reply, VirtualClock, failure, ok, run_virtual
 from samples import GCORE_PROJECT
 
@@ -135,11 +134,6 @@ def test_the_shortest_interval_among_the_waits_wins(clock: VirtualClock) -> None
     assert [(o.status, o.polls) for o in outcomes] == [("done", 5), ("done", 5)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a wait that joins with a shorter interval wakes the poll for its deadline only: its first poll "
-    "comes at the old grid's next tick (+30), one long interval after it joined, not at +10",
-)
 def test_a_wait_joining_with_a_shorter_interval_brings_the_next_poll_forward(clock: VirtualClock) -> None:
     resource = Resource(clock, finishes_at(10_000.0))
 
@@ -216,8 +210,10 @@ def test_a_wait_joining_with_a_deadline_before_the_next_tick_is_polled_at_its_de
         return late, await first
 
     late, first = run_virtual(clock, main())
-    assert resource.reads == [0.0, 12.0, 30.0, 60.0, 65.0]
-    assert (late.status, late.polls, late.waited) == ("timeout", 1, 0.0)
+    # The late wait's 10 s interval brings the next tick forward (+10), then its deadline is polled
+    # (+12); once it has left, the grid goes on at 30 s from +10, cut at the first wait's deadline.
+    assert resource.reads == [0.0, 10.0, 12.0, 40.0, 65.0]
+    assert (late.status, late.polls, late.waited) == ("timeout", 2, 2.0)
     assert (first.status, first.polls) == ("timeout", 5)
 
 
@@ -334,20 +330,6 @@ def test_a_bug_in_the_read_reaches_every_wait_and_ends_the_poll(clock: VirtualCl
 
 BASE = "https://gcore.test"
 TASK_PATH = f"/cloud/v1/tasks/{TASK_ID}"
-
-
-@pytest.fixture(autouse=True)
-def connections_without_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``AIRFLOW_CONN_*`` read in the loop, not in a thread (``sync_to_async``).
-
-    A worker thread's answer would race the virtual loop, which sees no timer while the thread
-    runs and calls that a deadlock. The rest of ``BaseHook.aget_connection`` runs as in a triggerer.
-    """
-
-    async def aget_connection(self: EnvironmentVariablesBackend, conn_id: str) -> Any:
-        return self.get_connection(conn_id)
-
-    monkeypatch.setattr(EnvironmentVariablesBackend, "aget_connection", aget_connection, raising=False)
 
 
 def connect(

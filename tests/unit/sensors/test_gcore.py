@@ -17,7 +17,6 @@ import pytest
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.bases import sensor as sensor_module
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
-from airflow.secrets.environment_variables import EnvironmentVariablesBackend
 from fakes import START, FakeApi, Reply, VirtualClock, ok, run_virtual
 from structlog.testing import capture_logs
 
@@ -109,13 +108,6 @@ def context(ti: FakeTI | None = None, store: FakeTaskStateStore | None = None) -
 def connection(monkeypatch: pytest.MonkeyPatch) -> None:
     conn = {"conn_type": "gcore", "host": BASE, "password": API_KEY, "extra": {"max_retries": 0}}
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", json.dumps(conn))
-
-    # For the trigger runs: ``AIRFLOW_CONN_*`` read in the loop, not in a thread that would race
-    # the virtual loop (which sees no timer meanwhile and calls that a deadlock).
-    async def aget_connection(self: EnvironmentVariablesBackend, conn_id: str) -> Any:
-        return self.get_connection(conn_id)
-
-    monkeypatch.setattr(EnvironmentVariablesBackend, "aget_connection", aget_connection, raising=False)
 
 
 @pytest.fixture

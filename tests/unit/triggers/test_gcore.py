@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import BaseHook
-from airflow.secrets.environment_variables import EnvironmentVariablesBackend
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger
 from fakes import START, FakeApi, Reply, VirtualClock, ok, run_virtual
 from structlog.testing import capture_logs
@@ -88,13 +87,6 @@ def connect(monkeypatch: pytest.MonkeyPatch, conn_id: str, key: str = API_KEY, r
 def connections(monkeypatch: pytest.MonkeyPatch) -> None:
     connect(monkeypatch, CONN)
     connect(monkeypatch, CONN_RETRYING, retries=2)
-
-    # ``AIRFLOW_CONN_*`` read in the loop, not in a thread (``sync_to_async``): a worker thread's
-    # answer would race the virtual loop, which sees no timer meanwhile and calls that a deadlock.
-    async def aget_connection(self: EnvironmentVariablesBackend, conn_id: str) -> Any:
-        return self.get_connection(conn_id)
-
-    monkeypatch.setattr(EnvironmentVariablesBackend, "aget_connection", aget_connection, raising=False)
 
 
 def run(clock: VirtualClock, trigger: BaseTrigger) -> dict[str, Any]:
