@@ -136,9 +136,24 @@ class AsyncTransport:
                 return Response(answer.status, answer.headers, await answer.read())
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             return TransportFailure.of(FailureKind.TLS, exc, *secrets)
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            return TransportFailure.of(FailureKind.CONNECT, exc, *secrets)  # nothing reached the server
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError) as exc:
+            # Nothing reached the server (a proxy refusing the CONNECT, 407 included, as requests reports it).
+            return TransportFailure.of(FailureKind.CONNECT, exc, *secrets)
         except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
             return TransportFailure.of(FailureKind.TIMEOUT, exc, *secrets)
         except aiohttp.ClientError as exc:  # dropped connection, protocol error, body cut short
-            return TransportFailure.of(FailureKind.DROPPED, exc, *secrets)
+            kind = FailureKind.TLS if _tls_alert(exc) else FailureKind.DROPPED
+            return TransportFailure.of(kind, exc, *secrets)
+
+
+def _tls_alert(exc: aiohttp.ClientError) -> bool:
+    """True when the server refused the TLS session with an alert after the handshake.
+
+    Under TLS 1.3 a server checks the client certificate after the client's side of the handshake
+    is done, so "certificate required" or "bad certificate" arrives on the first read, as a
+    ``ClientOSError`` caused by an ``ssl.SSLError``. A bare EOF is a dropped connection, not an alert.
+    """
+    cause = exc.__cause__
+    return isinstance(cause, ssl.SSLError) and not isinstance(
+        cause, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError
+    )

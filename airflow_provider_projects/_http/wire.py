@@ -90,7 +90,10 @@ class TransportFailure:
     @classmethod
     def of(cls, kind: FailureKind, exc: BaseException, *secrets: Secret) -> TransportFailure:
         """Reduce a transport's exception to a kind and a short text, free of ``secrets`` (a proxy URL)."""
-        return cls(kind, redact(f"{type(exc).__name__}: {exc}", *secrets)[:300])
+        text = redact(f"{type(exc).__name__}: {exc}", *secrets)
+        # A library may render the proxy URL normalised (aiohttp's yarl decodes %7E to ~, for
+        # one), which the exact replacement above misses: drop the credentials of any URL too.
+        return cls(kind, _USERINFO.sub(r"\1***@", text)[:300])
 
 
 Outcome = Response | TransportFailure
@@ -135,6 +138,8 @@ DIRECT: Final = Network()
 #: Pieces of a key that a server echoed with the middle masked: Gcore answers a wrong key with
 #: "Invalid <APIKey> authentication token: 21788*****21788" (its first and last five characters).
 _MASKED: Final = re.compile(r"([^\s*]*)(\*{2,})([^\s*]*)")
+#: The credentials part of a URL (``scheme://user:password@``), whatever its encoding.
+_USERINFO: Final = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@]+@")
 #: The shortest piece of a key worth hiding: fewer characters say nothing about the key.
 MIN_PIECE: Final = 4
 
