@@ -68,6 +68,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self, clock: VirtualClock) -> None:
         super().__init__(selector=_VirtualSelector(clock))
         self._virtual = clock
+        # asyncio adds this resolution to the time when it picks due timers; its 1 ns default is
+        # lost in a present-day epoch (1.7e9 s), and a due timer would then never fire.
+        self._clock_resolution = 1e-6
 
     def time(self) -> float:
         return self._virtual.now

@@ -87,4 +87,7 @@ class GcaiHook(ProjectsApiHook):
             who = f"a personal key of user {me.user.email or me.user.id} in {org}"
         else:
             who = f"an organisation key of {org}"
-        return True, f"Connected to GC AI at {self.settings().base_url} with {who}."
+        message = f"Connected to GC AI at {self.settings().base_url} with {who}."
+        # Logged too: `airflow connections test -v` drops the returned message on a success but shows logs.
+        self.log.info("%s", message)
+        return True, message

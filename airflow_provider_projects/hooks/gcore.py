@@ -137,10 +137,12 @@ class GcoreHook(ProjectsApiHook):
         except ProjectsApiError as error:
             return False, str(error)
         count = (page.model_extra or {}).get("count")
-        return (
-            True,
-            f"Connected to Gcore Cloud at {self.settings().base_url}: the key can read projects ({count} visible).",
+        message = (
+            f"Connected to Gcore Cloud at {self.settings().base_url}: the key can read projects ({count} visible)."
         )
+        # Logged too: `airflow connections test -v` drops the returned message on a success but shows logs.
+        self.log.info("%s", message)
+        return True, message
 
 
 def task_wait(

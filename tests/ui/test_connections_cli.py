@@ -58,11 +58,6 @@ def test_cli_connection_test_success_does_not_print_the_message(ui_emulator: Pro
     assert f"Connected to {ct.hook_name}" not in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16, finding 7: the hooks' test_connection() does not log its message yet, so "
-    "`airflow connections test -v` cannot show whose key it is (asked of the hooks' owner)",
-)
 @pytest.mark.parametrize("ct", [pytest.param(GCORE, id="gcore"), pytest.param(GCAI, id="gcai")])
 def test_cli_connection_test_verbose_shows_the_message(ui_emulator: ProjectsEmulator, ct: ConnType) -> None:
     """``-v`` lets log lines through: the hook's logged message is the one way the CLI shows it."""
