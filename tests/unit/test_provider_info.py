@@ -267,7 +267,10 @@ def test_gcai_key_placeholder_shows_both_key_forms() -> None:
 @pytest.mark.parametrize("conn_type", HOOKS)
 def test_the_proxy_field_is_masked_in_the_form_and_by_airflow(conn_type: str) -> None:
     """A proxy URL may carry credentials: a password-style field, under a name Airflow masks."""
-    from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
+    try:
+        from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+    except ImportError:  # Airflow 3.2
+        from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
 
     assert connection_type(conn_type)["conn-fields"]["proxy"]["schema"]["format"] == "password"
     assert should_hide_value_for_key("proxy")
