@@ -579,9 +579,24 @@ def windows(secret: str, size: int = SECRET_WINDOW) -> set[str]:
     return {secret[i : i + size] for i in range(len(secret) - size + 1)}
 
 
+#: The shortest prefix or suffix of a key, next to asterisks, that counts as a masked echo of it.
+MASKED_PIECE = 4
+
+
+def masked_echoes(secret: str, size: int = MASKED_PIECE) -> set[str]:
+    """What a server's masked echo of ``secret`` shows: a prefix before, or a suffix after, asterisks.
+
+    Gcore answers a wrong key with "Invalid <APIKey> authentication token: AUDIT*****7c1e0": its
+    first and last five characters, shorter than any window :func:`windows` looks for.
+    """
+    if len(secret) <= size:
+        return set()
+    return {secret[:n] + "**" for n in range(size, len(secret))} | {"**" + secret[-n:] for n in range(size, len(secret))}
+
+
 def leaks(texts: list[tuple[str, str]], secrets: tuple[str, ...], size: int = SECRET_WINDOW) -> list[str]:
-    """Each text that contains a secret or any ``size``-character piece of one."""
-    pieces = set().union(*(windows(secret, size) for secret in secrets))
+    """Each text that contains a secret, any ``size``-character piece of one, or a masked echo of one."""
+    pieces = set().union(*(windows(secret, size) | masked_echoes(secret) for secret in secrets))
     found = []
     for source, text in texts:
         for piece in sorted(pieces):

@@ -7,7 +7,9 @@ hooks in the Task SDK), warnings, XCom values (returned and pushed), each error'
 ``repr``, ``args``, attributes, traceback and the locals of the provider's frames in it (the whole
 cause/context chain), trigger ``serialize()`` kwargs, trigger events, the reprs of operators,
 sensors, hooks, transports and HTTP cores, the hooks' attributes, and the rendered template
-fields. No 8-character piece of either key may appear in any of it.
+fields. No 8-character piece of either key may appear in any of it, and no masked echo of one:
+a prefix or suffix of four or more characters next to asterisks, which is how Gcore quotes a
+wrong key back ("AUDIT*****7c1e0").
 
 The emulator accepts only its own keys (``emu-gcore-key-0001``, ``gcai_emulator_org_key``: there
 is no API to register others), so those are audited on every path of the matrix; the distinctive
@@ -53,11 +55,17 @@ def test_no_piece_of_a_key_in_anything_a_run_exposed(
         assert any("authorization" in entry.headers for entry in result.journal)
 
 
-def test_the_audit_finds_a_piece_of_a_key_and_ignores_a_masked_one() -> None:
+def test_the_audit_finds_a_piece_of_a_key_and_a_masked_echo_of_one() -> None:
     key = GCORE_AUDIT_KEY
     assert leaks([("log", f"token={key[4:12]}...")], (key,)) != []
     assert leaks([("error.args", repr((key,)))], (key,)) != []
-    assert leaks([("log", "Invalid <APIKey> authentication token: AUDIT*****7c1e0")], (key,)) == []
+    # The server's masked echo is a piece of the key too: its first and last characters.
+    assert leaks([("log", "Invalid <APIKey> authentication token: AUDIT*****7c1e0")], (key,)) != []
+    assert leaks([("log", "token: AUDI*****")], (key,)) != []
+    assert leaks([("log", "token: *****c1e0")], (key,)) != []
+    # Shorter than four characters beside the asterisks says nothing about the key.
+    assert leaks([("log", "token: AUD*****1e0")], (key,)) == []
+    assert leaks([("log", "Invalid <APIKey> authentication token: ***")], (key,)) == []
     assert len(windows(key)) == len(key) - 7
 
 
