@@ -591,7 +591,9 @@ def masked_echoes(secret: str, size: int = MASKED_PIECE) -> set[str]:
     """
     if len(secret) <= size:
         return set()
-    return {secret[:n] + "**" for n in range(size, len(secret))} | {"**" + secret[-n:] for n in range(size, len(secret))}
+    return {secret[:n] + "**" for n in range(size, len(secret))} | {
+        "**" + secret[-n:] for n in range(size, len(secret))
+    }
 
 
 def leaks(texts: list[tuple[str, str]], secrets: tuple[str, ...], size: int = SECRET_WINDOW) -> list[str]:
