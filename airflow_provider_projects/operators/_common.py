@@ -36,6 +36,11 @@ def checked_literal(task_id: Any, check: Callable[..., V], value: Any, *args: An
         raise InvalidInputError(f"Task {task_id!r}: {error}", field=error.field, rule=error.rule) from None
 
 
+def checked_unless_template(task_id: Any, check: Callable[..., V], value: Any, *args: Any) -> Any:
+    """A literal checked now (naming the task), or a template as it is: checked after rendering."""
+    return value if is_template(value) else checked_literal(task_id, check, value, *args)
+
+
 def default_deferrable() -> bool:
     """``[operators] default_deferrable``, Airflow's switch for every deferrable operator."""
     try:

@@ -12,7 +12,12 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_projects import validation
 from airflow_provider_projects.links import GcaiProjectLink
-from airflow_provider_projects.operators._common import checked_literal, describe_change, is_template
+from airflow_provider_projects.operators._common import (
+    checked_literal,
+    checked_unless_template,
+    describe_change,
+    is_template,
+)
 from airflow_provider_projects.unset import NOT_SET, NotSet
 
 if TYPE_CHECKING:
@@ -61,11 +66,7 @@ class GcaiUpdateProjectOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.project_id = (
-            project_id
-            if is_template(project_id)
-            else checked_literal(self.task_id, validation.gcai_project_id, project_id)
-        )
+        self.project_id = checked_unless_template(self.task_id, validation.gcai_project_id, project_id)
         self.name = name
         self.description = description
         self.custom_instructions = custom_instructions

@@ -16,9 +16,9 @@ from airflow_provider_projects import _clock, defaults, validation
 from airflow_provider_projects.links import GcoreProjectLink
 from airflow_provider_projects.operators._common import (
     checked_literal,
+    checked_unless_template,
     default_deferrable,
     describe_change,
-    is_template,
 )
 
 if TYPE_CHECKING:
@@ -85,28 +85,12 @@ class GcoreReplaceProjectOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         task = self.task_id
-        self.project_id = (
-            project_id if is_template(project_id) else checked_literal(task, validation.gcore_project_id, project_id)
-        )
-        self.name = name if is_template(name) else checked_literal(task, validation.gcore_name, name)
-        self.description = (
-            description
-            if is_template(description)
-            else checked_literal(task, validation.gcore_description, description)
-        )
+        self.project_id = checked_unless_template(task, validation.gcore_project_id, project_id)
+        self.name = checked_unless_template(task, validation.gcore_name, name)
+        self.description = checked_unless_template(task, validation.gcore_description, description)
         self.gcore_conn_id = gcore_conn_id
         if use_patch is not None:
-            import warnings
-
-            from airflow.exceptions import AirflowProviderDeprecationWarning
-
-            warnings.warn(
-                "GcoreReplaceProjectOperator(use_patch=...) is deprecated: method='auto' (the default) already "
-                "falls back to PATCH where PUT is gone; use method='PATCH' to always send PATCH.",
-                AirflowProviderDeprecationWarning,
-                stacklevel=3,  # past BaseOperator's apply_defaults wrapper, to the DAG line
-            )
-            method = "PATCH" if use_patch else method
+            method = _method_for_use_patch(use_patch, method)
         self.method = checked_literal(task, validation.gcore_replace_method, method)
         self.poll_interval = checked_literal(task, validation.positive_seconds, poll_interval, "poll_interval")
         self.lock_timeout = checked_literal(task, validation.positive_seconds, lock_timeout, "lock_timeout")
@@ -261,6 +245,21 @@ class GcoreReplaceProjectOperator(BaseOperator):
             if self.fail_on_lock_error:
                 raise GcoreTaskFailedError(message, task_id=task.id, task_error=task.error)
             self.log.warning("%s; the lock is gone, so the replace goes ahead", message)
+
+
+def _method_for_use_patch(use_patch: bool, method: ReplaceMethod) -> ReplaceMethod:
+    """The deprecated ``use_patch`` as a ``method``, with a warning pointing at the DAG line."""
+    import warnings
+
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    warnings.warn(
+        "GcoreReplaceProjectOperator(use_patch=...) is deprecated: method='auto' (the default) already "
+        "falls back to PATCH where PUT is gone; use method='PATCH' to always send PATCH.",
+        AirflowProviderDeprecationWarning,
+        stacklevel=4,  # past this helper, __init__ and BaseOperator's apply_defaults wrapper
+    )
+    return "PATCH" if use_patch else method
 
 
 def _replacement(name: str, description: str | None) -> Replacement:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
 from airflow_provider_projects import _clock, defaults, validation
-from airflow_provider_projects.operators._common import checked_literal, default_deferrable, is_template
+from airflow_provider_projects.operators._common import checked_literal, checked_unless_template, default_deferrable
 
 if TYPE_CHECKING:
     from airflow_provider_projects.hooks.gcore import GcoreHook
@@ -185,11 +185,7 @@ class GcoreProjectUnlockedSensor(_GcoreSensor):
 
     def __init__(self, *, project_id: int | str, fail_on_lock_error: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.project_id = (
-            project_id
-            if is_template(project_id)
-            else checked_literal(self.task_id, validation.gcore_project_id, project_id)
-        )
+        self.project_id = checked_unless_template(self.task_id, validation.gcore_project_id, project_id)
         self.fail_on_lock_error = fail_on_lock_error
         self._lock_task_id: str | None = None
 
@@ -266,11 +262,7 @@ class GcoreTaskSensor(_GcoreSensor):
 
     def __init__(self, *, gcore_task_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.gcore_task_id = (
-            gcore_task_id
-            if is_template(gcore_task_id)
-            else checked_literal(self.task_id, validation.gcore_task_id, gcore_task_id)
-        )
+        self.gcore_task_id = checked_unless_template(self.task_id, validation.gcore_task_id, gcore_task_id)
 
     def what(self) -> str:
         return f"Gcore task {self.gcore_task_id}"
