@@ -75,6 +75,10 @@ GOAL_VS_AIOHTTP: Final = 1.3
 GOAL_VS_HTTPSENSOR: Final = 1.0
 GOAL_RATE: Final = 0.95
 GOAL_KB: Final = 15.0
+#: "Within one interval of its unlock", judged with room for the answer's travel: a fixed-rate
+#: poller's next poll can reach the server almost a whole interval after the unlock, and its answer
+#: (and the event) still has to come back. 5 % is 50 ms at 1 s; the raw maximum is always printed.
+ON_TIME: Final = 1.05
 #: Capacity: the share of one core a triggerer may spend polling.
 CORE_SHARE: Final = 0.5
 CAPACITY_INTERVALS: Final = (1.0, 5.0, 10.0, 30.0)
@@ -158,8 +162,12 @@ def _variant(name: str, url: str, poll: float) -> Wait:
                 project = await answer.json()
             if project["task_id"] is None:
                 return {"status": "success"}
-            next_at += poll  # fixed rate, as the triggers are to poll
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            # Fixed rate, as the triggers are to poll; a tick missed under load is skipped, not made up
+            # in a burst (which would read as more than the ideal rate).
+            next_at += poll
+            while next_at < loop.time():
+                next_at += poll
+            await asyncio.sleep(next_at - loop.time())
 
     return bare_wait
 
@@ -277,7 +285,7 @@ async def _waits_child(args: argparse.Namespace) -> dict[str, Any]:
     server = _server()
     try:
         server.lock(FIRST, projects)
-        wait = _variant("trigger", server.url, poll)
+        wait = _variant(args.variant, server.url, poll)
         await wait(1)
         _freeze()
         rss0 = _rss()
@@ -474,6 +482,9 @@ def _plan() -> list[tuple[str, list[str], float]]:
     ]
     plan += [
         ("distinct", _argv("waits", DISTINCT_N, 1.0, projects=DISTINCT_N, window=WINDOW_S), 90.0),
+        # The harness's own check: the same row driven by the bare aiohttp loop. If it misses the
+        # goals too, the server or the machine's load is the limit in this run, not the trigger.
+        ("calibration", _argv("waits", DISTINCT_N, 1.0, projects=DISTINCT_N, window=WINDOW_S, variant="aiohttp"), 90.0),
         ("big", _argv("waits", BIG_N, BIG_POLL, projects=BIG_N, window=BIG_WINDOW_S), 150.0),
         ("shared", _argv("waits", SHARED_N, 1.0, projects=SHARED_PROJECTS, window=WINDOW_S), 90.0),
         ("429", _argv("ratelimit", RATE_N, 1.0, retry_after=RETRY_AFTER_S), 90.0),
@@ -569,18 +580,19 @@ def _lag(seconds: float | None) -> str:
     return "not within interval + 5 s" if seconds is None else f"{seconds:.1f} s"
 
 
-def _on_time(result: dict[str, Any]) -> tuple[bool, float, str]:
+def _on_time(result: dict[str, Any]) -> tuple[bool, str, str]:
     """Every event arrived, none before its unlock, all within one interval; the slowest; ``n/n events``."""
     n, poll, delays = result["n"], result["poll"], result["delays"]
-    slowest = max(delays, default=float("nan"))
-    ok = result["completed"] == n and result["early"] == 0 and bool(delays) and slowest <= poll
-    return ok, slowest, f"{result['completed']}/{n} events"
+    slowest = max(delays, default=float("inf"))
+    ok = result["completed"] == n and result["early"] == 0 and slowest <= poll * ON_TIME
+    text = f"slowest event {slowest:.2f} s after its unlock" if delays else "no event after the unlock"
+    return ok, text, f"{result['completed']}/{n} events"
 
 
 def _waits_rows(results: Results) -> None:
     """Print the detail table of the three waiting rows."""
     rows: list[list[object]] = []
-    for name in ("distinct", "big", "shared"):
+    for name in ("distinct", "calibration", "big", "shared"):
         result = results.get(name)
         if result is None:
             continue
@@ -593,7 +605,8 @@ def _waits_rows(results: Results) -> None:
         spread = f"{median(delays):.2f} / {quantile(delays, 0.99):.2f} / {max(delays):.2f}" if delays else "-"
         rows.append(
             [
-                f"{n:,} waits / {projects:,} projects, {poll:g} s",
+                f"{n:,} waits / {projects:,} projects, {poll:g} s"
+                + (" (bare aiohttp)" if name == "calibration" else ""),
                 f"{rate:.0f}/s ({rate / ideal:.0%} of {ideal:.0f})",
                 f"{result['cpu_s'] / max(result['polls'], 1) * 1e6:.0f}",
                 f"{result['cpu_s'] / result['window_s']:.0%}",
@@ -610,7 +623,8 @@ def _waits_rows(results: Results) -> None:
     if not rows:
         return
     print(
-        "  Waits (GcoreProjectUnlockedTrigger) started evenly over one interval; a steady window counts polls, "
+        "  Waits (GcoreProjectUnlockedTrigger; the calibration row a bare aiohttp loop) started evenly over one "
+        "interval; a steady window counts polls, "
         "client CPU and RSS; then every lock released at one instant, events awaited up to 2 intervals + 2 s:"
     )
     header = ["waits", "polls reaching the server", "CPU us/poll", "CPU share", "new conns", "RSS KB/wait"]
@@ -623,23 +637,23 @@ def _waits_rows(results: Results) -> None:
 def _distinct_figure(result: dict[str, Any]) -> Figure:
     rate = result["polls"] / result["window_s"] / DISTINCT_N
     ok, slowest, events = _on_time(result)
-    measured = f"poll rate {rate:.0%} of ideal; slowest event {slowest:.2f} s after its unlock ({events})"
-    return [measured, f">= {GOAL_RATE:.0%}; max <= 1 s", verdict(ok and rate >= GOAL_RATE)]
+    measured = f"poll rate {rate:.0%} of ideal; {slowest} ({events})"
+    return [measured, f">= {GOAL_RATE:.0%}; max <= 1 s (+5%)", verdict(ok and rate >= GOAL_RATE)]
 
 
 def _big_figure(result: dict[str, Any]) -> Figure:
     ok, slowest, events = _on_time(result)
     kb = result["kb_per_wait"]
-    measured = f"{kb:.1f} KB per wait (RSS); slowest event {slowest:.2f} s ({events})"
-    return [measured, f"<= {GOAL_KB:g} KB; max <= {BIG_POLL:g} s", verdict(ok and kb <= GOAL_KB)]
+    measured = f"{kb:.1f} KB per wait (RSS); {slowest} ({events})"
+    return [measured, f"<= {GOAL_KB:g} KB; max <= {BIG_POLL:g} s (+5%)", verdict(ok and kb <= GOAL_KB)]
 
 
 def _shared_figure(result: dict[str, Any]) -> Figure:
     ok, slowest, events = _on_time(result)
     rate = result["polls"] / result["window_s"]
     busiest = result["max_polls_one_project"] / result["window_s"]
-    measured = f"{rate:.0f} polls/s (busiest project {busiest:.1f}/s); slowest event {slowest:.2f} s ({events})"
-    return [measured, f"<= {SHARED_PROJECTS} polls/s; max <= 1 s", verdict(ok and rate <= SHARED_PROJECTS)]
+    measured = f"{rate:.0f} polls/s (busiest project {busiest:.1f}/s); {slowest} ({events})"
+    return [measured, f"<= {SHARED_PROJECTS} polls/s; max <= 1 s (+5%)", verdict(ok and rate <= SHARED_PROJECTS)]
 
 
 def _ratelimit_figure(result: dict[str, Any]) -> Figure:
@@ -669,23 +683,27 @@ def _capacity(cpu_per_poll: float, kb_per_wait: float | None) -> None:
         "costs no CPU)"
         + (f"; memory = waits x {kb_per_wait:.1f} KB (RSS per wait, {BIG_N:,}-wait row)" if kb_per_wait else "")
     )
-    rows = []
+    # Markdown, to paste into docs/deferrable.md as it is.
+    print()
+    print("  | poll interval | polls/s in half a core | distinct waits per triggerer core | memory of those waits |")
+    print("  |---|---|---|---|")
     for interval in CAPACITY_INTERVALS:
         polls = CORE_SHARE / cpu_per_poll
         waits = polls * interval
         memory = f"{waits * kb_per_wait / 1024:,.0f} MB" if kb_per_wait else "-"
-        rows.append([f"{interval:g} s", f"{polls:,.0f}", f"{waits:,.0f}", memory])
-    table(["poll interval", "polls/s in half a core", "distinct waits", "memory of the waits"], rows)
+        print(f"  | {interval:g} s | {polls:,.0f} | {waits:,.0f} | {memory} |")
 
 
 ROWS: Final = {
     "distinct": (f"{DISTINCT_N:,} waits on {DISTINCT_N:,} distinct locked projects, poll 1 s", _distinct_figure),
+    "calibration": ("harness check: the row above with a bare aiohttp loop instead", _distinct_figure),
     "big": (f"{BIG_N:,} waits at {BIG_POLL:g} s in one event loop", _big_figure),
     "shared": (f"{SHARED_N:,} waits on {SHARED_PROJECTS} projects, poll 1 s", _shared_figure),
     "429": (f"{RATE_N} waits sharing a project; one poll gets 429, Retry-After: {RETRY_AFTER_S}", _ratelimit_figure),
 }
 SIZES: Final = {
     "distinct": (DISTINCT_N, 1.0, DISTINCT_N),
+    "calibration": (DISTINCT_N, 1.0, DISTINCT_N),
     "big": (BIG_N, BIG_POLL, BIG_N),
     "shared": (SHARED_N, 1.0, SHARED_PROJECTS),
 }
