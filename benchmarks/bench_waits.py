@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -50,6 +51,8 @@ HTTP_CONN_ID: Final = "bench_http"
 DEADLINE_S: Final = 900.0
 #: After every wait has polled once, before a window opens.
 RAMP_S: Final = 0.5
+#: Rows with at most this many projects time each project's polls on the server.
+WATCHED: Final = 100
 #: How long after the evenly spread start, beyond one interval, a window waits for every wait's
 #: first poll: a trigger that has not polled by then is lagging, and the window opens anyway.
 LAG_S: Final = 2.0
@@ -173,6 +176,17 @@ def _variant(name: str, url: str, poll: float) -> Wait:
             await asyncio.sleep(next_at - loop.time())
 
     return bare_wait
+
+
+def _rate(arrivals: Sequence[float], window_s: float) -> float:
+    """Polls per second of one resource from its arrivals in a window: (n - 1) / (last - first).
+
+    Counting the arrivals in the window instead would read a 1/s poll as 4 polls in a 3.02 s window
+    whenever the edges fall right: 10 projects could show 10.3 polls/s while polling once a second.
+    """
+    if len(arrivals) >= 3 and arrivals[-1] > arrivals[0]:
+        return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    return len(arrivals) / window_s  # fewer than three: slower than the window can time
 
 
 def _freeze() -> None:
@@ -305,9 +319,11 @@ async def _waits_child(args: argparse.Namespace) -> dict[str, Any]:
         spread_s = time.monotonic() - began
         lag = await _all_polling(server, projects, poll + LAG_S)
         await asyncio.sleep(RAMP_S)
-        paths0 = (await _off_loop(lambda: server.control("GET", "/__paths")))["counts"] if projects <= 100 else {}
+        watched = [f"/cloud/v1/projects/{FIRST + p}" for p in range(projects)] if projects <= WATCHED else []
+        for path in watched:  # each project's own polls, timed by the server (a few projects only)
+            await _off_loop(functools.partial(server.control, "POST", f"/__watch?path={path}"))
         window = await _window(server, args.window)
-        paths1 = (await _off_loop(lambda: server.control("GET", "/__paths")))["counts"] if projects <= 100 else {}
+        timelines = (await _off_loop(lambda: server.control("GET", "/__429"))) if watched else {}
         rss_high = rss.stop()
         early = sum(1 for e in events if e is not None)
         before_unlock = await _off_loop(server.stats)
@@ -318,7 +334,7 @@ async def _waits_child(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         server.close()
     done = [i for i in range(n) if events[i] is not None]
-    per_path = [paths1.get(p, 0) - paths0.get(p, 0) for p in paths1 if p.startswith("/cloud/v1/projects/")]
+    rates = [_rate(timelines[path]["after"], window["window_s"]) for path in watched]
     return {
         **window,
         "spread_s": spread_s,
@@ -330,7 +346,7 @@ async def _waits_child(args: argparse.Namespace) -> dict[str, Any]:
         "statuses": dict(Counter(str((events[i] or {}).get("status")) for i in done)),
         "delays": [round(ended[i] - unlocked_at, 4) for i in done],
         "requests_after_unlock": after_unlock["requests"] - before_unlock["requests"],
-        "max_polls_one_project": max(per_path, default=0),
+        "project_rates": rates,
     }
 
 
@@ -659,10 +675,11 @@ def _big_figure(result: dict[str, Any]) -> Figure:
 
 def _shared_figure(result: dict[str, Any]) -> Figure:
     ok, slowest, events = _on_time(result)
-    rate = result["polls"] / result["window_s"]
-    busiest = result["max_polls_one_project"] / result["window_s"]
+    rate = sum(result["project_rates"])  # each project's rate from its own polls: no window-edge count
+    busiest = max(result["project_rates"], default=0.0)
     measured = f"{rate:.0f} polls/s (busiest project {busiest:.1f}/s); {slowest} ({events})"
-    return [measured, f"<= {SHARED_PROJECTS} polls/s; max <= 1 s (+5%)", verdict(ok and rate <= SHARED_PROJECTS)]
+    goal = f"<= {SHARED_PROJECTS} polls/s (+5%); max <= 1 s (+5%)"
+    return [measured, goal, verdict(ok and rate <= SHARED_PROJECTS * ON_TIME)]
 
 
 def _ratelimit_figure(result: dict[str, Any]) -> Figure:
