@@ -7,7 +7,7 @@ idle child costs nothing, and ten imports in a row would cost the section a minu
 
 * ``cpu``: N waits on N distinct locked projects, started evenly over one interval (as deferrals
   reach a triggerer), in one event loop; client CPU time over the polls the server counted in a
-  steady window. Variants, alternating ABC CBA: our ``GcoreProjectUnlockedTrigger``, a bare
+  steady window. Variants, in rounds ABC CBA ABC: our ``GcoreProjectUnlockedTrigger``, a bare
   ``aiohttp`` GET + ``json()`` loop on one ``ClientSession``, and apache-airflow-providers-http's
   ``HttpSensorTrigger`` on the same endpoint (the server answers it 404 while locked: that
   trigger waits for "not 404").
@@ -547,10 +547,11 @@ Figure = list[object]
 
 
 def _cpu_rows(results: Results) -> tuple[dict[str, list[float]], list[Figure]]:
-    """Print the CPU-per-poll table; the trigger's and comparators' figures per round (ABC, then CBA)."""
+    """Print the CPU-per-poll table; the trigger's and comparators' figures per round."""
     per_poll: dict[str, list[float]] = {v: [] for v in VARIANTS}
     rounds: list[dict[str, float]] = [{} for _ in range(CPU_ROUNDS)]
     rows: list[list[object]] = []
+    behind: list[str] = []
     for i, variant in enumerate(CPU_ORDER):
         result = results.get(f"cpu{i}")
         if result is None:
@@ -562,6 +563,8 @@ def _cpu_rows(results: Results) -> tuple[dict[str, list[float]], list[Figure]]:
         per_poll[variant].append(seconds)
         rounds[i // 3][variant] = seconds
         rate = result["polls"] / result["window_s"]
+        if rate < 0.9 * CPU_N / CPU_POLL:
+            behind.append(f"{variant} (round {i // 3 + 1})")
         rows.append(
             [
                 f"{variant} (round {i // 3 + 1})",
@@ -578,10 +581,15 @@ def _cpu_rows(results: Results) -> tuple[dict[str, list[float]], list[Figure]]:
         return per_poll, []
     print(
         f"  Client CPU per poll: {CPU_N} waits on {CPU_N} distinct locked projects, poll {CPU_POLL:g} s, started "
-        f"evenly over one interval; a {CPU_WINDOW_S:g} s window after a {RAMP_S:g} s ramp; order ABC CBA"
+        f"evenly over one interval; a {CPU_WINDOW_S:g} s window after a {RAMP_S:g} s ramp; order {_order()}"
     )
     header = ["variant", "client CPU us/poll", "polls (of ideal)", "CPU share", "new conns/poll", "waits ended"]
     table([*header, "all polling after", "load"], rows)
+    if behind:
+        print(
+            f"  note: below 90 % of the ideal rate: {', '.join(behind)}. That loop fell behind (its own cost"
+            " or the machine's load), so its CPU per poll includes queueing."
+        )
     print()
     figures: list[Figure] = []
     for other, goal, text in [
@@ -598,6 +606,13 @@ def _cpu_rows(results: Results) -> tuple[dict[str, list[float]], list[Figure]]:
         measured = f"{ratio:.2f}x ({ours * 1e6:.0f} vs {theirs * 1e6:.0f} us; per round {each})"
         figures.append([text, measured, f"<= {goal:g}x", verdict(ratio <= goal)])
     return per_poll, figures
+
+
+def _order() -> str:
+    """``ABC CBA ABC``: the variants' running order, in rounds."""
+    letters = {v: "ABC"[i] for i, v in enumerate(VARIANTS)}
+    rounds = ["".join(letters[v] for v in CPU_ORDER[r : r + 3]) for r in range(0, len(CPU_ORDER), 3)]
+    return " ".join(rounds) + " (A " + VARIANTS[0] + ", B " + VARIANTS[1] + ", C " + VARIANTS[2] + ")"
 
 
 def _lag(seconds: float | None) -> str:
