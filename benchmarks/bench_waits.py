@@ -267,16 +267,26 @@ async def _all_polling(server: Any, projects: int, timeout: float) -> float | No
 
 
 async def _window(server: Any, seconds: float) -> dict[str, Any]:
-    """Polls, connections and client CPU over ``seconds`` of steady waiting."""
+    """Polls, connections and client CPU over ``seconds`` of steady waiting.
+
+    The poll rate is the server's count over the server's own span between the two snapshots: that
+    span is longer than the client's window by the control calls' travel (tens of ms on a loaded
+    machine), and dividing by the client's window read 104 % of the ideal rate for a loop that
+    cannot exceed it. CPU per poll is then the client's CPU over the polls that rate gives its window.
+    """
     before = await _off_loop(server.stats)
     cpu0, t0 = time.process_time(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, t1 = time.process_time(), time.monotonic()
     after = await _off_loop(server.stats)
+    polls = after["projects"] - before["projects"]
+    rate = polls / (after["at"] - before["at"])
     return {
         "window_s": t1 - t0,
         "cpu_s": cpu1 - cpu0,
-        "polls": after["projects"] - before["projects"],
+        "poll_rate": rate,
+        "cpu_per_poll": (cpu1 - cpu0) / max(rate * (t1 - t0), 1.0),
+        "polls": polls,
         "other_requests": after["requests"] - before["requests"] - (after["projects"] - before["projects"]),
         "accepts": after["accepts"] - before["accepts"],
     }
@@ -565,10 +575,9 @@ def _cpu_rows(results: Results) -> tuple[dict[str, list[float]], list[Figure]]:
         if isinstance(result, str):
             rows.append([f"{variant} (round {i // 3 + 1})", "could not run: " + result.splitlines()[0]])
             continue
-        seconds = result["cpu_s"] / max(result["polls"], 1)
+        seconds, rate = result["cpu_per_poll"], result["poll_rate"]
         per_poll[variant].append(seconds)
         rounds[i // 3][variant] = seconds
-        rate = result["polls"] / result["window_s"]
         if rate < 0.9 * CPU_N / CPU_POLL:
             behind.append(f"{variant} (round {i // 3 + 1})")
         rows.append(
@@ -647,14 +656,14 @@ def _waits_rows(results: Results) -> None:
             continue
         n, poll, projects, delays = result["n"], result["poll"], result["projects"], result["delays"]
         ideal = min(n, projects) / poll
-        rate = result["polls"] / result["window_s"]
+        rate = result["poll_rate"]
         spread = f"{median(delays):.2f} / {quantile(delays, 0.99):.2f} / {max(delays):.2f}" if delays else "-"
         rows.append(
             [
                 f"{n:,} waits / {projects:,} projects, {poll:g} s"
                 + (" (bare aiohttp)" if name == "calibration" else ""),
                 f"{rate:.0f}/s ({rate / ideal:.0%} of {ideal:.0f})",
-                f"{result['cpu_s'] / max(result['polls'], 1) * 1e6:.0f}",
+                f"{result['cpu_per_poll'] * 1e6:.0f}",
                 f"{result['cpu_s'] / result['window_s']:.0%}",
                 result["accepts"],
                 f"{result['kb_per_wait']:.1f}",
@@ -681,7 +690,7 @@ def _waits_rows(results: Results) -> None:
 
 
 def _distinct_figure(result: dict[str, Any]) -> Figure:
-    rate = result["polls"] / result["window_s"] / DISTINCT_N
+    rate = result["poll_rate"] / DISTINCT_N
     ok, slowest, events = _on_time(result)
     measured = f"poll rate {rate:.0%} of ideal; {slowest} ({events})"
     return [measured, f">= {GOAL_RATE:.0%}; max <= 1 s (+5%)", verdict(ok and rate >= GOAL_RATE)]
