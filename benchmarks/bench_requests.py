@@ -1,10 +1,12 @@
 """Section 4: how many HTTP requests each common operation sends, read from the emulator's journal.
 
 Operators and sensors run their real ``execute``/``poke`` code against the emulator (in this
-process: counts, not timings, are measured). Waits never sleep for real: the injectable sleeps
-count the pauses and end the lock (``finish_task``) just before the N-th poll, so "a lock of N
-polls" is exact. A deferred task is resumed the way Airflow does it: the trigger from
-``TaskDeferred`` is run to its event, which is handed to the method named in the deferral.
+process: counts, not timings, are measured). "A lock of N polls" is exact: the lock ends
+(``finish_task``) just before the N-th poll. Blocking waits never sleep for real: the operator's
+injectable sleep counts the pauses. A deferred task is resumed the way Airflow does it: the trigger
+from ``TaskDeferred`` runs to its event, which is handed to the method named in the deferral. The
+trigger runs as it is, in real time at a 0.2 s interval (it has no sleep to inject), and the lock
+ends once the emulator's journal holds N-1 of the polls.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class _Lock:
         self.polls = polls
         self.pauses = 0
         self.task_id: str = emu.lock_gcore_project(project_id)
+        self.project_path = f"/projects/{project_id}"
+        self.task_path = f"/tasks/{self.task_id}"
 
     def pause(self) -> None:
         self.pauses += 1
@@ -55,20 +59,33 @@ class _Lock:
     def sleep(self, _seconds: float) -> None:
         self.pause()
 
-    async def async_sleep(self, _seconds: float) -> None:
-        self.pause()
+    async def end_before_poll(self, polled: str) -> None:
+        """End the lock once N-1 GETs of ``polled`` (a path suffix) are journaled: the N-th sees it ended."""
+        for _ in range(12_000):  # 60 s at most
+            if sum(1 for e in self.emu.requests(method="GET") if e.path.endswith(polled)) >= self.polls - 1:
+                self.emu.finish_task(self.task_id)
+                return
+            await asyncio.sleep(0.005)  # well inside the trigger's 0.2 s interval
 
 
-def _resume(task: Any, deferred: Any, lock: _Lock, context: Any) -> Any:
-    """Run the deferral's trigger to its event (pauses go to ``lock``), then the resume method."""
+#: The deferred rows' poll interval: real time, so short, yet far longer than the journal watch's step.
+DEFERRED_POLL: Final = 0.2
+
+
+def _resume(task: Any, deferred: Any, lock: _Lock, context: Any, polled: str) -> Any:
+    """Run the deferral's trigger to its event (the lock ends before its N-th poll), then the resume method."""
     trigger = deferred.trigger
-    trigger.sleep = lock.async_sleep
 
     async def first_event() -> dict[str, Any]:
-        async for event in trigger.run():
-            payload: dict[str, Any] = event.payload
-            return payload
-        raise AssertionError("no event")
+        watch = asyncio.create_task(lock.end_before_poll(polled))
+        events = trigger.run()
+        try:
+            event = await asyncio.wait_for(anext(events), timeout=60.0)
+        finally:
+            watch.cancel()
+            await events.aclose()
+        payload: dict[str, Any] = event.payload
+        return payload
 
     event = asyncio.run(first_event())
     return getattr(task, deferred.method_name)(context, event, **(deferred.kwargs or {}))
@@ -152,12 +169,12 @@ def run() -> dict[str, Any]:
             def deferred(polls: int = polls) -> object:
                 pid = project()
                 lock = _Lock(emu, pid, polls)
-                task = replace(pid, deferrable=True, poll_interval=1.0)
+                task = replace(pid, deferrable=True, poll_interval=DEFERRED_POLL)
                 context = _context()
                 try:
                     task.execute(context)
                 except TaskDeferred as deferral:
-                    return _resume(task, deferral, lock, context)
+                    return _resume(task, deferral, lock, context, lock.task_path)
                 raise AssertionError("the operator did not defer")
 
             measure(f"replace after a lock of N={polls} polls, blocking wait", polls + 3, "N+3", blocking)
@@ -189,14 +206,16 @@ def run() -> dict[str, Any]:
             def unlocked_deferred(polls: int = polls) -> object:
                 pid = project()
                 lock = _Lock(emu, pid, polls)
-                sensor = GcoreProjectUnlockedSensor(task_id="unlocked", project_id=pid, deferrable=True)
+                sensor = GcoreProjectUnlockedSensor(
+                    task_id="unlocked", project_id=pid, deferrable=True, poke_interval=DEFERRED_POLL
+                )
                 context = _context()
                 try:
                     sensor.execute(context)
                 except TaskDeferred as deferral:
-                    # The worker's poke was poll 1; the trigger pauses one interval (first_poll_at)
-                    # before its first poll, so its polls are 2..N and every pause is counted.
-                    return _resume(sensor, deferral, lock, context)
+                    # The worker's poke was poll 1 (journaled too); the trigger pauses one interval
+                    # (first_poll_at) before its first poll, so its polls are 2..N.
+                    return _resume(sensor, deferral, lock, context, lock.project_path)
                 raise AssertionError("the sensor did not defer")
 
             def task_poke(polls: int = polls) -> object:

@@ -59,7 +59,8 @@ def heading(title: str) -> None:
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """Print a plain-text table with left-aligned columns."""
-    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    # A short row (a measurement that could not run says so in its first cells) is padded.
+    cells = [[str(c) for c in header], *[[str(c) for c in row] + [""] * (len(header) - len(row)) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for n, row in enumerate(cells):
         print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
