@@ -83,12 +83,12 @@ def _variants(url: str, gcai_project_id: str) -> dict[str, Call]:
         return call
 
     return {
-        "hook PUT": lambda: gcore_hook.replace_project(1, name=NAME, description=DESCRIPTION),
+        "hook PUT": lambda: gcore_hook.replace_project(1, name=NAME, description=DESCRIPTION, method="PUT"),
         "bare PUT": bare("PUT", gcore_url, gcore_body, gcore_headers),
         "sdk PUT": lambda: sdk.put(
             "/cloud/v1/projects/1", body={"name": NAME, "description": DESCRIPTION}, cast_to=Project
         ),
-        "hook PATCH": lambda: gcore_hook.replace_project(1, name=NAME, description=DESCRIPTION, use_patch=True),
+        "hook PATCH": lambda: gcore_hook.replace_project(1, name=NAME, description=DESCRIPTION, method="PATCH"),
         "bare PATCH": bare("PATCH", gcore_url, gcore_body, gcore_headers),
         "sdk update": lambda: sdk.cloud.projects.update(project_id=1, name=NAME, description=DESCRIPTION),
         "gcai hook": lambda: gcai_hook.update_project(gcai_project_id, description=DESCRIPTION),
@@ -238,8 +238,8 @@ def run() -> dict[str, Any]:
     pairs = [
         ("Gcore PUT: hook / bare requests", "hook PUT", "bare PUT", GOAL_BARE),
         ("Gcore PUT: hook / SDK client.put", "hook PUT", "sdk PUT", 1.0),
-        ("Gcore PATCH: hook(use_patch) / bare requests", "hook PATCH", "bare PATCH", GOAL_BARE),
-        ("Gcore PATCH: hook(use_patch) / SDK projects.update", "hook PATCH", "sdk update", 1.0),
+        ("Gcore PATCH: hook(method='PATCH') / bare requests", "hook PATCH", "bare PATCH", GOAL_BARE),
+        ("Gcore PATCH: hook(method='PATCH') / SDK projects.update", "hook PATCH", "sdk update", 1.0),
         ("GC AI PATCH: hook / bare requests", "gcai hook", "gcai bare", GOAL_BARE),
     ]
     rows = []
