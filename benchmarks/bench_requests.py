@@ -2,8 +2,8 @@
 
 Operators and sensors run their real ``execute``/``poke`` code against the emulator (in this
 process: counts, not timings, are measured). "A lock of N polls" is exact: the lock ends
-(``finish_task``) just before the N-th poll. Blocking waits never sleep for real: the operator's
-injectable sleep counts the pauses. A deferred task is resumed the way Airflow does it: the trigger
+(``finish_task``) just before the N-th poll. Blocking waits never sleep for real: the provider's
+sleep seam (``_clock.sleep``) counts the pauses. A deferred task is resumed the way Airflow does it: the trigger
 from ``TaskDeferred`` runs to its event, which is handed to the method named in the deferral. The
 trigger runs as it is, in real time at a 0.2 s interval (it has no sleep to inject), and the lock
 ends once the emulator's journal holds N-1 of the polls.
