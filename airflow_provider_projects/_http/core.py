@@ -268,7 +268,7 @@ class HttpCore:
             text += f": {details.message}"
         if details.request_id:
             text += f" (request id {details.request_id})"
-        hint = self.dialect.hint(request, status)
+        hint = _PROXY_REFUSED if status == 407 else self.dialect.hint(request, status)
         if hint:
             text += f". {hint}"
         if note:
@@ -314,5 +314,8 @@ _ERROR_TYPES: Final[dict[int, type[ProjectsApiError]]] = {
     403: AuthenticationError,
     404: NotFoundError,
     405: MethodNotAllowedError,
+    407: ConnectionSetupError,
     422: InvalidInputError,
 }
+#: 407 comes from a proxy, never from either API: the fix is in the connection, not the request.
+_PROXY_REFUSED: Final = "The proxy refused the request: check the connection's 'proxy' extra and its credentials"

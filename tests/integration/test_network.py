@@ -268,6 +268,10 @@ def test_proxy_credentials_never_shown_when_the_proxy_fails(
     else:
         assert through.records and all(r.answer == 407 for r in through.records)
         assert "407" in str(raised.value)
+    if case == "407 on a forwarded request":
+        # A 407 answer comes from the proxy, never from the API: a setup error naming the extra.
+        assert isinstance(raised.value, ConnectionSetupError)
+        assert "'proxy' extra" in str(raised.value)
     if case != "407 on a forwarded request":
         # The captured log did see the call: its retry warning (a 407 response is not retried).
         assert any("trying again" in record.getMessage() for record in caplog.records)
