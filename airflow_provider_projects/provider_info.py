@@ -44,7 +44,8 @@ CONN_FIELDS: Final[dict[str, Any]] = {
         "label": "Verify TLS",
         "description": "true (default), false, or the path of a CA bundle (PEM) on the workers and triggerers, "
         "e.g. for a proxy that inspects TLS with an internal CA.",
-        "schema": {"type": ["string", "boolean", "null"]},
+        # A string, so the form renders one text input; the hook also takes JSON true/false.
+        "schema": {"type": ["string", "null"]},
     },
     "cert": {
         "label": "Client certificate",

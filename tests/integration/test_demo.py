@@ -80,8 +80,16 @@ def test_demo_succeeds_without_an_error_line_or_a_traceback(demo: Demo) -> None:
 def test_demo_runs_each_dag_as_the_cli_triggers_it(demo: Demo) -> None:
     """With no logical date (finding 1: the demo always had one, so a ``{{ ds }}`` never failed in it)."""
     headers = [line for line in demo.output.splitlines() if line.startswith("=== ")]
-    assert len(headers) == 3, demo.output
+    assert len(headers) == 3 * 2, demo.output  # three examples, on each Gcore spec edition
     assert all(", logical date None " in header for header in headers), headers
+
+
+def test_demo_shows_both_gcore_editions_and_their_writes(demo: Demo) -> None:
+    assert "##### Gcore spec edition 2026-05 (PUT accepted)" in demo.output
+    assert "##### Gcore spec edition 2026-08 (PUT answers 405: the replace goes by PATCH)" in demo.output
+    assert "Gcore writes on edition 2026-05: PUT" in demo.output
+    # The current edition: one 405 for the first replace of the process, then PATCH only.
+    assert "Gcore writes on edition 2026-08: PUT, PATCH" in demo.output
 
 
 def test_demo_lists_tasks_in_the_order_they_ran(demo: Demo) -> None:

@@ -191,8 +191,6 @@ def test_a_template_rendering_to_a_bad_value_is_refused_before_any_request(
     context = make_context(params={"value": value}, task=op)
     op.render_template_fields(context, jinja_env=dag.get_template_env())
     assert getattr(op, param) == (value if native else str(value))
-    if maker == "replace":
-        op._clock, op._sleep = world.clock, world.sleep
     with pytest.raises(InvalidInputError) as refused:
         op.execute(context)
     assert refused.value.field == param

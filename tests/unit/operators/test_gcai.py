@@ -347,8 +347,12 @@ def _dag_with_every_form() -> DAG:
     return dag
 
 
-def test_dag_serializes_and_deserializes() -> None:
+def test_dag_serializes_and_deserializes(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.serialization.serialized_objects import DagSerialization
+
+    # A class attribute that Airflow's SerializedDagModel sets for the whole process when it loads
+    # a DAG without its links (an earlier dag.test() in this run may have): load them, as the UI does.
+    monkeypatch.setattr(DagSerialization, "_load_operator_extra_links", True)
 
     dag = _dag_with_every_form()
     data = DagSerialization.to_dict(dag)
