@@ -48,7 +48,9 @@ class SharedPoll(Generic[T]):
         self._read = read
         self._registry = registry
         self._waiters: list[_Waiter[T]] = []
-        self._wake = asyncio.Event()
+        #: Set while the poll sleeps between ticks, so a joining wait can cut the sleep short.
+        self._sleeping = False
+        self._woken = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"shared poll {len(registry)}")
         self.polls = 0
 
@@ -56,7 +58,9 @@ class SharedPoll(Generic[T]):
         """Join, and return this wait's outcome; leaving early (cancelled) leaves the others polling."""
         waiter = _Waiter(wait, log)
         self._waiters.append(waiter)
-        self._wake.set()  # its interval or deadline may be sooner than the poll's next tick
+        if self._sleeping and not self._woken:  # its interval or deadline may come before the next tick
+            self._woken = True
+            self._task.cancel()
         try:
             return await asyncio.shield(waiter.done)
         finally:
@@ -128,20 +132,27 @@ class SharedPoll(Generic[T]):
         return tick + interval * max(1, math.ceil((now - tick) / interval - 1e-9))
 
     async def _sleep_until(self, moment: float) -> bool:
-        """Sleep until ``moment``; ``False`` if a joining wait cut the sleep short."""
-        self._wake.clear()
+        """Sleep until ``moment``; ``False`` if a joining wait cut the sleep short.
+
+        The join cancels this poll's own task while (and only while) it sleeps: no helper task or
+        event per sleep, which matters when a triggerer holds thousands of polls.
+        """
         delay = moment - _clock.now()
         if delay <= 0:
             return True
-        sleeper = asyncio.ensure_future(_clock.asleep(delay))
-        woken = asyncio.ensure_future(self._wake.wait())
+        self._sleeping = True
         try:
-            await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
-            slept = sleeper.done()
+            await _clock.asleep(delay)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._woken or task is None or task.cancelling() > 1:
+                raise  # cancelled for real (the last wait left, or the loop is closing)
+            task.uncancel()
+            return False
         finally:
-            sleeper.cancel()
-            woken.cancel()
-        return slept
+            self._sleeping = False
+            self._woken = False
+        return True
 
 
 _registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, SharedPoll[Any]]] = (

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
+from pydantic import BaseModel
 
 from airflow_provider_projects import __version__
 from airflow_provider_projects._http.aio import AsyncTransport
@@ -20,6 +22,8 @@ from airflow_provider_projects._http.sync import SyncTransport
 from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Network, Secret, Timeout
 from airflow_provider_projects.errors import ConnectionSetupError
 from airflow_provider_projects.version_compat import aextra_dejson
+
+M = TypeVar("M", bound=BaseModel)
 
 _SCHEME_PREFIX: Final = re.compile(r"^(apikey|bearer)\s+", re.IGNORECASE)
 MAX_RETRIES_LIMIT: Final = 10
@@ -214,6 +218,21 @@ class ProjectsApiHook(BaseHook):
             settings = await self.asettings()
             self._async_transport = AsyncTransport(self._core(settings), settings.network)
         return self._async_transport
+
+    async def apoller(self, path: str, model: type[M]) -> Callable[[], Awaitable[M]]:
+        """A ``GET path`` for a trigger to poll: the request is built once, then sent on each call.
+
+        A poll repeats the same request thousands of times in a triggerer; building it once keeps
+        its headers, URL and timeout off the hot path.
+        """
+        transport = await self.atransport()
+        core = transport.core
+        request = core.request("GET", path)
+
+        async def poll() -> M:
+            return core.parse(await transport.run(core.exchange(request)), model, request)
+
+        return poll
 
     def close(self) -> None:
         """Close the keep-alive session (if one was opened)."""

@@ -27,6 +27,7 @@ from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLoc
 from airflow_provider_projects.shared_polls import wait_shared
 from airflow_provider_projects.state_stores import StateStore
 from airflow_provider_projects.waiting import (
+    PROGRESS_EVERY,
     TRANSIENT_ERRORS,
     PollTolerance,
     Wait,
@@ -127,7 +128,14 @@ class GcoreTaskTrigger(GcoreWaitTrigger):
         )
 
         def make_read() -> Callable[[], Awaitable[GcoreTask]]:
-            return lambda: hook.aget_task(self.gcore_task_id)
+            poll: list[Callable[[], Awaitable[GcoreTask]]] = []
+
+            async def read() -> GcoreTask:
+                if not poll:
+                    poll.append(await hook.apoller(task_path(self.gcore_task_id), GcoreTask))
+                return await poll[0]()
+
+            return read
 
         outcome = await self._wait(hook, task_path(self.gcore_task_id), make_read, wait)
         yield self._event(outcome)
@@ -175,23 +183,37 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
 
 
 class ProjectLockReader:
-    """Reads a project for a shared poll, and its lock holder once per holder (and once at the end)."""
+    """Reads a project for a shared poll; its lock holder once the lock has lasted a while, and at the end.
+
+    The holder's type and state are read once per holder after it has held the lock for
+    :data:`~airflow_provider_projects.waiting.PROGRESS_EVERY` seconds, in time for the first
+    progress line that can use them: most locks end sooner, and a read per new lock would double a
+    busy triggerer's requests. When the lock clears, the last holder is read once more, so the
+    event says whether it ended in ``ERROR``.
+    """
 
     def __init__(self, hook: GcoreHook, project_id: int, holder_id: str | None = None) -> None:
         self._hook = hook
         self._project_id = project_id
+        self._poll: Callable[[], Awaitable[GcoreProject]] | None = None
         self._holder_id = holder_id
+        self._holder_since = _clock.now()
         self._holder: GcoreTask | None = None
 
     async def __call__(self) -> GcoreProjectLock:
-        project = await self._hook.aget_project(self._project_id)
+        if self._poll is None:
+            self._poll = await self._hook.apoller(project_path(self._project_id), GcoreProject)
+        project = await self._poll()
+        now = _clock.now()
         if project.task_id is not None and project.task_id != self._holder_id:
-            self._holder_id = project.task_id
+            self._holder_id, self._holder, self._holder_since = project.task_id, None, now
+        elif project.task_id is not None and self._holder is None and now - self._holder_since >= PROGRESS_EVERY:
             self._holder = await _task_or_none(self._hook, project.task_id)
         elif project.task_id is None and self._holder_id is not None:
             self._holder = await _task_or_none(self._hook, self._holder_id) or self._holder
             self._holder_id = None
-        return GcoreProjectLock(project=project, holder=self._holder)
+        # Both parts were validated as they were read: no second validation per poll.
+        return GcoreProjectLock.model_construct(project=project, holder=self._holder)
 
 
 async def _task_or_none(hook: GcoreHook, task_id: str) -> GcoreTask | None:
