@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -73,6 +74,7 @@ class ProjectsApiHook(BaseHook):
         self._timeout_override = timeout
         self._max_retries_override = max_retries
         self._settings: ConnectionSettings | None = None
+        self._settings_read: asyncio.Future[ConnectionSettings] | None = None
         self._async_transport: AsyncTransport | None = None
 
     def __repr__(self) -> str:
@@ -109,9 +111,24 @@ class ProjectsApiHook(BaseHook):
         return conn, await aextra_dejson(conn)
 
     async def asettings(self) -> ConnectionSettings:
-        """The connection's settings, read with the async APIs: their sync twins can deadlock a triggerer."""
-        if self._settings is None:
-            self._settings = self._checked(*(await self._afetch()))
+        """The connection's settings, read with the async APIs: their sync twins can deadlock a triggerer.
+
+        Read once even when many waits sharing this hook ask at the same moment (a triggerer
+        starting a thousand of them); a failed read is not kept, so the next call reads again.
+        """
+        if self._settings is not None:
+            return self._settings
+        if self._settings_read is None:
+            self._settings_read = asyncio.ensure_future(self._aread_settings())
+        reading = self._settings_read
+        try:
+            return await asyncio.shield(reading)
+        finally:
+            if reading.done() and (reading.cancelled() or reading.exception() is not None):
+                self._settings_read = None
+
+    async def _aread_settings(self) -> ConnectionSettings:
+        self._settings = self._checked(*(await self._afetch()))
         return self._settings
 
     def _checked(self, conn: Connection, extra: dict[str, Any]) -> ConnectionSettings:

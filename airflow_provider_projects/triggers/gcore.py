@@ -13,14 +13,16 @@ locked -> unlocked transition.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_projects import _clock, defaults, validation
-from airflow_provider_projects.errors import ProjectsApiError
+from airflow_provider_projects.errors import AuthenticationError, ConnectionSetupError, ProjectsApiError
 from airflow_provider_projects.hooks.gcore import GcoreHook, project_path, task_path, task_wait
 from airflow_provider_projects.models.base import ApiModel
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
@@ -35,6 +37,30 @@ from airflow_provider_projects.waiting import (
 )
 
 T = TypeVar("T", bound=ApiModel)
+
+
+#: How long the triggers of one event loop share a hook (its connection read, settings and HTTP
+#: core) per connection id: a triggerer starting ten thousand waits reads each connection once,
+#: and a changed connection is picked up by waits that start a minute later at the latest.
+HOOK_REUSE_SECONDS: Final = 60.0
+_hooks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[float, GcoreHook]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_hook(conn_id: str) -> GcoreHook:
+    """The running loop's hook for ``conn_id``, shared by the waits that start within a minute."""
+    hooks = _hooks.setdefault(asyncio.get_running_loop(), {})
+    now = _clock.now()
+    made = hooks.get(conn_id)
+    if made is None or now - made[0] > HOOK_REUSE_SECONDS:
+        made = hooks[conn_id] = (now, GcoreHook(conn_id))
+    return made[1]
+
+
+def forget_hook(conn_id: str) -> None:
+    """Read the connection again for the next wait: it was refused (the key may be fixed meanwhile)."""
+    _hooks.get(asyncio.get_running_loop(), {}).pop(conn_id, None)
 
 
 class GcoreWaitTrigger(BaseTrigger):
@@ -97,6 +123,8 @@ class GcoreWaitTrigger(BaseTrigger):
         return await wait_shared((settings.fingerprint(), path), make_read(), wait, self.log)
 
     def _event(self, outcome: WaitOutcome[Any], **extra: Any) -> TriggerEvent:
+        if isinstance(outcome.error, AuthenticationError | ConnectionSetupError):
+            forget_hook(self.gcore_conn_id)
         return TriggerEvent({**outcome.to_event(), **extra, "deadline": self.deadline})  # type: ignore[no-untyped-call]
 
 
@@ -117,7 +145,7 @@ class GcoreTaskTrigger(GcoreWaitTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = GcoreHook(self.gcore_conn_id)
+        hook = shared_hook(self.gcore_conn_id)
         wait = task_wait(
             self.gcore_task_id,
             deadline=self.deadline,
@@ -162,7 +190,7 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = GcoreHook(self.gcore_conn_id)
+        hook = shared_hook(self.gcore_conn_id)
         wait: Wait[GcoreProjectLock] = Wait(
             what=f"the lock on Gcore project {self.project_id}",
             is_done=lambda lock: lock.project.task_id is None,
