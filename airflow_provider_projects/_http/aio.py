@@ -89,12 +89,21 @@ def _tls(verify: bool | str, cert: tuple[str, str | None] | None) -> ssl.SSLCont
     return context
 
 
+@lru_cache(maxsize=32)
+def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout for ours, made once per distinct value (it is the same on every poll)."""
+    return aiohttp.ClientTimeout(total=None, connect=timeout.connect, sock_read=timeout.read)
+
+
 class AsyncTransport:
     """Sends requests for one API from an event loop."""
 
     def __init__(self, core: HttpCore, network: Network = DIRECT) -> None:
         self.core = core
         self.network = network
+        # Decided once: every request of this transport goes to the core's base URL, and reading the
+        # environment's proxy settings on each poll would cost more than the rest of the request.
+        self._proxy = network.proxy_for(core.base_url)
 
     def __repr__(self) -> str:
         return f"AsyncTransport({self.core!r})"
@@ -119,9 +128,9 @@ class AsyncTransport:
     async def send(self, request: Request) -> Outcome:
         """Send once; an answer of any status is a :class:`Response`, no answer a :class:`TransportFailure`."""
         session = await shared_session()
-        proxy = self.network.proxy_for(request.url)
+        proxy = self._proxy
         secrets = (proxy,) if proxy is not None else ()
-        timeout = aiohttp.ClientTimeout(total=None, connect=request.timeout.connect, sock_read=request.timeout.read)
+        timeout = _client_timeout(request.timeout)
         try:
             async with session.request(
                 request.method,

@@ -31,6 +31,8 @@ class SyncTransport:
     def __init__(self, core: HttpCore, network: Network = DIRECT) -> None:
         self.core = core
         self.network = network
+        # Decided once: every request of this transport goes to the core's base URL.
+        self._proxy = network.proxy_for(core.base_url)
         self.session = requests.Session()
         # The proxy is chosen by ``Network`` for both transports alike; requests must not add
         # its own reading of the environment (proxies, netrc credentials, CA bundle variables).
@@ -62,7 +64,7 @@ class SyncTransport:
 
     def send(self, request: Request) -> Outcome:
         """Send once; an answer of any status is a :class:`Response`, no answer a :class:`TransportFailure`."""
-        proxy = self.network.proxy_for(request.url)
+        proxy = self._proxy
         secrets = (proxy,) if proxy is not None else ()
         try:
             answer = self.session.request(
