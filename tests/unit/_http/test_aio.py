@@ -46,7 +46,16 @@ PATH = "/cloud/v1/projects/42"
 URL = BASE + PATH
 KEY = "aio-test-key-123456"
 PROXY = "http://alice:s3cr3t-pw@proxy.corp.test:3128"
-CONN_KEY = ConnectionKey("api.example.test", 443, True, True, None, None, None, None)
+# Built by field name: aiohttp 3.14 (Airflow 3.3) added server_hostname, which 3.13 (3.2) lacks.
+CONN_KEY = ConnectionKey(
+    **{
+        "host": "api.example.test",
+        "port": 443,
+        "is_ssl": True,
+        "ssl": True,
+        **dict.fromkeys(name for name in ConnectionKey._fields if name not in ("host", "port", "is_ssl", "ssl")),
+    }
+)
 
 
 def make_core(base_url: str = BASE, max_retries: int = 2, dialect: Any = None) -> HttpCore:
