@@ -193,8 +193,11 @@ def _run_examples(edition: str) -> int:
         failed += report.state != "success"
         emu.set_gcai_rate_limit(None)
 
-        task = emu.lock_gcore_project(3, seconds=2, task_type="provision_project")
-        print(f"\nGcore task {task} runs for 2 s on project 3; the sensor follows it.")
+        task = emu.lock_gcore_project(3, task_type="provision_project")
+        # Timed from the sensor's first read, like the lock above: on a slow machine a task timed
+        # from now could end before the sensor ever polls it, and nothing would defer.
+        _end_lock_after_first_read(emu, task, f"/cloud/v1/tasks/{task}", seconds=2)
+        print(f"\nGcore task {task} on project 3 runs until 2 s after the sensor first reads it.")
         started = time.monotonic()
         report = _run_triggered(
             EXAMPLES / "gcore_wait_for_task.py", "gcore_wait_for_task", {"gcore_task_id": task, "gcore_project_id": 3}
