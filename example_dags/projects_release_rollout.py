@@ -37,7 +37,11 @@ with DAG(
         task_id="rename_gcore_project",
         project_id="{{ params.gcore_project_id }}",
         name="analytics-{{ ti.xcom_pull(task_ids='nightly_load')['release'] }}",
-        description="Release {{ ti.xcom_pull(task_ids='nightly_load')['release'] }}, loaded {{ ds }}",
+        # run_after, not ds: a run triggered without a logical date (what `airflow dags trigger`
+        # and the REST API create by default in Airflow 3) has no ds, and rendering would fail.
+        description=(
+            "Release {{ ti.xcom_pull(task_ids='nightly_load')['release'] }}, loaded {{ dag_run.run_after | ds }}"
+        ),
         poll_interval=1,
         lock_timeout=300,
     )
