@@ -305,10 +305,10 @@ up() {
   install_packages
   install_python
   configure
-  running postgres || start_postgres
-  running redis || start_redis
-  migrate
   local started=()
+  running postgres || { start_postgres && started+=(postgres); }
+  running redis || { start_redis && started+=(redis); }
+  migrate
   for name in api-server scheduler dag-processor worker-1 worker-2; do
     if ! running "$name"; then
       start_airflow "$name"

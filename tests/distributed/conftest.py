@@ -64,7 +64,12 @@ def store_connections(cluster: Cluster, emu: ProjectsEmulator) -> None:
     airflow = str(REPO / ".venv" / "bin" / "airflow")
     specs = {
         "gcore_default": ["--conn-type", "gcore", "--conn-host", emu.gcore_url, "--conn-password", emu.gcore_key],
-        "gcai_default": ["--conn-type", "gcai", "--conn-host", emu.gcai_url, "--conn-password", emu.gcai_org_key],
+        # max_retries 10 (the most the hook allows): with 8 tasks contending for one organisation's
+        # window, the default 4 ran out for 1 task in 60 (Retry-After is 1 s for all of them at once).
+        "gcai_default": [
+            *("--conn-type", "gcai", "--conn-host", emu.gcai_url, "--conn-password", emu.gcai_org_key),
+            *("--conn-extra", '{"max_retries": 10}'),
+        ],
     }
     running = []
     for conn_id, spec in specs.items():
