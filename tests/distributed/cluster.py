@@ -14,16 +14,16 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
-
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SH = REPO / "scripts" / "cluster.sh"
+AIRFLOW = Path(sys.executable).with_name("airflow")
 T = TypeVar("T")
 
 #: Task-instance states after which nothing more happens to a try.
@@ -51,19 +51,9 @@ class Cluster:
     # -- lifecycle -----------------------------------------------------------------------------
     def script(self, command: str, timeout: float = 900) -> str:
         """Run ``cluster.sh <command>`` and return its output (raises with the output on failure)."""
-        env = {**self._clean_environ(), "CLUSTER_DIR": str(self.directory)}
-        done = subprocess.run(
-            ["bash", str(CLUSTER_SH), command],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise AssertionError(f"cluster.sh {command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-        return done.stdout
+        # The same venv as this pytest: cluster.sh installs the cluster's packages into it.
+        env = {**self._clean_environ(), "CLUSTER_DIR": str(self.directory), "VENV": sys.prefix}
+        return _run(["bash", str(CLUSTER_SH), command], env, timeout)
 
     def pids(self) -> dict[str, int | None]:
         """``cluster.sh ps`` as a dict: component name to PID (None when not running)."""
@@ -101,19 +91,7 @@ class Cluster:
 
     def airflow(self, *args: str, timeout: float = 120) -> str:
         """Run the venv's ``airflow`` CLI on the cluster; returns stdout."""
-        airflow = REPO / ".venv" / "bin" / "airflow"
-        done = subprocess.run(
-            [str(airflow), *args],
-            env=self.env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise AssertionError(f"airflow {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-        return done.stdout
+        return _run([str(AIRFLOW), *args], self.env(), timeout)
 
     def secret(self, name: str) -> str:
         return (self.directory / "secrets" / name).read_text()
@@ -121,6 +99,8 @@ class Cluster:
     # -- metadata DB -----------------------------------------------------------------------------
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the metadata DB (a fresh connection: the DB may restart)."""
+        import psycopg  # installed by cluster.sh (the [cluster] extra), after this module is collected
+
         url = self.secret("sql_alchemy_conn").replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
             return list(conn.execute(sql, params).fetchall())
@@ -226,6 +206,16 @@ class Cluster:
             if root is not None and name.startswith("worker-") and (pid == root or pid in descendants(root)):
                 return name
         return None
+
+
+def _run(argv: list[str], env: dict[str, str], timeout: float) -> str:
+    """Run a command with stdin from /dev/null; its stdout, or an AssertionError with both outputs."""
+    done = subprocess.run(
+        argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(argv[:3])} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
 
 
 def descendants(root: int) -> list[int]:

@@ -23,7 +23,7 @@ import pytest
 # The only import of the emulator in tests/distributed: re-point it here when the emulator moves.
 from airflow_provider_projects.emulator import ProjectsEmulator
 
-from .cluster import REPO, Cluster
+from .cluster import AIRFLOW, REPO, Cluster
 
 DAGS = Path(__file__).with_name("dags")
 GCORE_PORT = int(os.environ.get("DISTRIBUTED_GCORE_PORT", "28181"))
@@ -61,7 +61,7 @@ def emulator(cluster: Cluster) -> Iterator[ProjectsEmulator]:
 
 def store_connections(cluster: Cluster, emu: ProjectsEmulator) -> None:
     """``airflow connections add`` for both APIs (after deleting a previous session's), two at once."""
-    airflow = str(REPO / ".venv" / "bin" / "airflow")
+    airflow = str(AIRFLOW)
     specs = {
         "gcore_default": ["--conn-type", "gcore", "--conn-host", emu.gcore_url, "--conn-password", emu.gcore_key],
         # max_retries 10 (the most the hook allows): with 8 tasks contending for one organisation's

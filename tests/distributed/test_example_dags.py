@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -28,10 +29,15 @@ def test_every_example_dag_succeeds(cluster: Cluster, emulator: Any, figures: di
         "gcore_wait_for_task": {"gcore_task_id": task_id, "gcore_project_id": wait_project},
         "projects_release_rollout": {"gcore_project_id": rollout_project, "gcai_project_id": rollout_gcai},
     }
-    runs = {}
-    for dag_id in EXAMPLES:
+    runs = {dag_id: run_id("examples") for dag_id in EXAMPLES}
+
+    def start(dag_id: str) -> None:
         cluster.unpause(dag_id)
-        runs[dag_id] = cluster.trigger(dag_id, run_id("examples"), confs[dag_id])
+        cluster.trigger(dag_id, runs[dag_id], confs[dag_id])
+
+    # Three at once: each CLI call is mostly an Airflow import.
+    with ThreadPoolExecutor(len(EXAMPLES)) as pool:
+        list(pool.map(start, EXAMPLES))
 
     for dag_id, run in runs.items():
         assert cluster.wait_for_run(dag_id, run, timeout=240) == "success", cluster.task_states(dag_id, run)
