@@ -44,8 +44,11 @@ alive() {
 running() { alive "$(pid_of "$1")"; }
 # Every descendant of a PID. Task processes change process group and Postgres children start
 # sessions of their own, so neither `kill -- -pgid` nor the session id catches them all.
+# Read from /proc (not ps: a minimal Debian has no procps); a process name may hold spaces and
+# parentheses, so the fields are taken after the last ")".
 descendants() {
-  ps -e -o pid=,ppid= | awk -v root="$1" '
+  local stat
+  for stat in /proc/[0-9]*/stat; do cat "$stat" 2>/dev/null || true; done | sed -E 's/^([0-9]+) .*\) [A-Za-z] ([0-9]+) .*/\1 \2/' | awk -v root="$1" '
     { parent[$1] = $2; pids[NR] = $1 }
     END {
       keep[root] = 1; changed = 1
@@ -224,8 +227,16 @@ migrate() {
   airflow_env "$venv/bin/airflow" db migrate >>"$logs/migrate.log" 2>&1 || die "db migrate failed: $logs/migrate.log"
 }
 
-health() { curl -fsS --max-time 3 "http://127.0.0.1:${api_port}/api/v2/monitor/health" 2>/dev/null || true; }
-health_is() { health | "$venv/bin/python" -c "import json,sys; h=json.load(sys.stdin); sys.exit(h['$1']['status']!='healthy')" 2>/dev/null; }
+# The api-server's health answer, read with the venv's Python (a fresh machine may have no curl);
+# with a component name, succeeds only when that component is reported healthy.
+health_is() {
+  "$venv/bin/python" - "http://127.0.0.1:${api_port}/api/v2/monitor/health" "${1:-}" <<'PY' 2>/dev/null
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=3) as answer:
+    health = json.load(answer)
+sys.exit(0 if not sys.argv[2] or health[sys.argv[2]]["status"] == "healthy" else 1)
+PY
+}
 sql() { runuser -u postgres -- "$(pg_bin)/psql" -h "$run/pg" -p "$pg_port" -d airflow -qAt -c "$1"; }
 
 # A triggerer is told apart from the other by its job: both report the same hostname, so each
@@ -286,7 +297,7 @@ start_airflow() {
 wait_airflow() {
   local name="$1"
   case "$name" in
-    api-server) wait_for "$name" 120 sh -c "curl -fsS --max-time 3 http://127.0.0.1:${api_port}/api/v2/monitor/health" ;;
+    api-server) wait_for "$name" 120 health_is ;;
     scheduler) wait_for "$name" 120 health_is scheduler ;;
     dag-processor) wait_for "$name" 120 health_is dag_processor ;;
     triggerer-1) wait_for "$name" 120 has_triggerer_job triggerer-1 triggerer-2 ;;
@@ -339,21 +350,31 @@ ps_() {
   done
 }
 
-down() {
-  local pid
-  # Airflow first (it holds connections to both), the broker and the database last.
-  for name in worker-2 worker-1 triggerer-2 triggerer-1 dag-processor scheduler api-server redis postgres; do
-    pid="$(pid_of "$name")"
-    if alive "$pid"; then
-      # Postgres: a fast shutdown first (SIGTERM to the postmaster is a "smart" shutdown, which
-      # waits for every client to leave); the tree is then stopped like any other.
-      [ "$name" = postgres ] && runuser -u postgres -- "$(pg_bin)/pg_ctl" stop -s -m fast -t 20 \
-        -D "$CLUSTER_DIR/pgdata" >/dev/null 2>&1 || true
-      stop_tree "$pid" 20
-      log "stopped $name ($pid)"
+stop_component() {
+  local name="$1" pid t0=$SECONDS
+  pid="$(pid_of "$name")"
+  if alive "$pid"; then
+    # Postgres: a fast shutdown first (SIGTERM to the postmaster is a "smart" shutdown, which
+    # waits for every client to leave); the tree is then stopped like any other.
+    if [ "$name" = postgres ]; then
+      runuser -u postgres -- "$(pg_bin)/pg_ctl" stop -s -m fast -t 20 -D "$CLUSTER_DIR/pgdata" >/dev/null 2>&1 || true
     fi
-    rm -f "$run/$name.pid"
+    stop_tree "$pid" 20
+    log "stopped $name ($pid) in $((SECONDS - t0)) s"
+  fi
+  rm -f "$run/$name.pid"
+}
+
+down() {
+  # The Airflow components together (each takes 2-4 s to exit and be reaped), then the broker
+  # and the database, which the others hold connections to.
+  local name
+  for name in worker-2 worker-1 triggerer-2 triggerer-1 dag-processor scheduler api-server; do
+    stop_component "$name" &
   done
+  wait
+  stop_component redis
+  stop_component postgres
 }
 
 case "${1:-}" in
