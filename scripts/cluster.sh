@@ -180,6 +180,10 @@ export AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC='2'
 export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC='3'
 export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT='30'
 export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL='5'
+# A task whose Celery message was lost (a broker restart between queueing and delivery) is
+# retried after 60 s in "queued", not 600 s; checked every 10 s instead of 120 s.
+export AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT='60'
+export AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL='10'
 EOF
   mv "$CLUSTER_DIR/env.tmp" "$CLUSTER_DIR/env"
   # The example DAGs, refreshed on every `up` (other files in dags/ are left alone).
@@ -215,8 +219,10 @@ start_postgres() {
 
 start_redis() {
   install -d -o redis -g redis -m 700 "$CLUSTER_DIR/redis"
+  # An append-only file, as a broker needs: without it a Redis restart drops every queued task
+  # message, and those tasks sit in "queued" until [scheduler] task_queued_timeout.
   spawn redis runuser -u redis -- redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$CLUSTER_DIR/redis" \
-    --save '' --appendonly no --daemonize no --protected-mode yes
+    --save '' --appendonly yes --appendfsync everysec --daemonize no --protected-mode yes
   wait_for redis 30 sh -c "redis-cli -h 127.0.0.1 -p $redis_port ping | grep -q PONG"
 }
 
@@ -311,6 +317,43 @@ wait_airflow() {
   fi
 }
 
+# Working, not only alive: its job heartbeated within the last 30 s. After a PostgreSQL restart a
+# triggerer logged "Exited trigger loop" and then never exited: alive, holding its PID, doing
+# nothing. (Airflow's Helm chart runs `airflow jobs check` as a liveness probe for this.)
+working() {
+  local name="$1" job
+  case "$name" in
+    triggerer-*)
+      job="$(cat "$run/$name.job" 2>/dev/null || true)"
+      [ -n "$job" ] || return 1
+      [ "$(sql "SELECT count(*) FROM job WHERE id = $job AND latest_heartbeat > now() - interval '30 seconds'")" = 1 ]
+      ;;
+    scheduler | dag-processor)
+      local type=SchedulerJob
+      [ "$name" = dag-processor ] && type=DagProcessorJob
+      [ "$(sql "SELECT count(*) FROM job WHERE job_type = '$type' AND state = 'running'
+                AND latest_heartbeat > now() - interval '30 seconds'")" -ge 1 ]
+      ;;
+    *) return 0 ;;
+  esac
+}
+
+# A running component that does not become working within 30 s (one just reconnecting after an
+# outage does) is stopped, so that up starts it again.
+stop_if_stuck() {
+  local name="$1" deadline=$((SECONDS + 30))
+  running "$name" || return 0
+  until working "$name" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "$name ($(pid_of "$name")) is alive but its job stopped heartbeating: restarting it"
+      stop_tree "$(pid_of "$name")" 20
+      rm -f "$run/$name.pid"
+      return 0
+    fi
+    sleep 1
+  done
+}
+
 up() {
   local t0=$SECONDS
   install_packages
@@ -320,6 +363,7 @@ up() {
   running postgres || { start_postgres && started+=(postgres); }
   running redis || { start_redis && started+=(redis); }
   migrate
+  for name in scheduler dag-processor triggerer-1 triggerer-2; do stop_if_stuck "$name"; done
   for name in api-server scheduler dag-processor worker-1 worker-2; do
     if ! running "$name"; then
       start_airflow "$name"

@@ -21,7 +21,7 @@ with DAG(
     is_paused_upon_creation=False,
     max_active_runs=4,
     max_active_tasks=8,
-    default_args={"retries": 3, "retry_delay": timedelta(seconds=2)},
+    default_args={"retries": 5, "retry_delay": timedelta(seconds=2)},
     params={"targets": []},
     tags=["distributed-tests"],
 ):
