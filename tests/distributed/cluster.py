@@ -63,6 +63,13 @@ class Cluster:
             out[name] = None if pid == "-" else int(pid)
         return out
 
+    def supervise(self) -> list[str]:
+        """Start what is not running, as a service manager would (``cluster.sh up``); returns what it started."""
+        if all(pid is not None for pid in self.pids().values()):
+            return []
+        out = self.script("up")
+        return out.split("started: ", 1)[1].split("\n", 1)[0].split()
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> list[int]:
         """Send ``sig`` to a component's whole process tree at once (a host losing it); returns the PIDs."""
         root = self.pids()[name]
