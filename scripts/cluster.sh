@@ -25,6 +25,23 @@ secrets="$CLUSTER_DIR/secrets"
 logs="$CLUSTER_DIR/logs"
 COMPONENTS=(postgres redis api-server scheduler dag-processor triggerer-1 triggerer-2 worker-1 worker-2)
 
+# PostgreSQL and Redis run as their own users, who must pass through every folder above their
+# data. A checkout inside a 0700 folder (mktemp -d, a CI workspace) bars them; their data and
+# sockets then live in a folder of their own under /var/tmp, named after $CLUSTER_DIR. Kept short:
+# a unix socket path must stay under about 100 bytes.
+if runuser -u nobody -- test -x "$CLUSTER_DIR" 2>/dev/null; then
+  daemon_dir="$CLUSTER_DIR"
+else
+  daemon_dir="/var/tmp/projects-cluster-$(printf %s "$CLUSTER_DIR" | cksum | cut -d' ' -f1)"
+  mkdir -p "$daemon_dir"
+  chmod 755 "$daemon_dir"
+fi
+pg_data="$daemon_dir/pgdata"
+pg_run="$daemon_dir/pg-run"
+redis_data="$daemon_dir/redis"
+# The daemons' users cannot enter the caller's folder either: start everything from /.
+cd /
+
 log() { printf '== cluster: %s\n' "$*"; }
 die() {
   printf '== cluster: ERROR: %s\n' "$*" >&2
@@ -191,16 +208,16 @@ EOF
 }
 
 # -- components ------------------------------------------------------------------------------------
-psql_admin() { runuser -u postgres -- "$(pg_bin)/psql" -h "$run/pg" -p "$pg_port" -d postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+psql_admin() { runuser -u postgres -- "$(pg_bin)/psql" -h "$pg_run" -p "$pg_port" -d postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 start_postgres() {
-  local bin data="$CLUSTER_DIR/pgdata"
+  local bin data="$pg_data"
   bin="$(pg_bin)"
   # The daemons run as their own users, who cannot enter a 0700 root folder: give them theirs.
-  install -d -o postgres -g postgres -m 700 "$run/pg"
+  install -d -o postgres -g postgres -m 700 "$pg_run"
   if [ ! -s "$data/PG_VERSION" ]; then
     install -d -o postgres -g postgres -m 700 "$data"
-    local pwfile="$run/pg/pwfile"
+    local pwfile="$pg_run/pwfile"
     install -o postgres -m 600 "$secrets/pg_password" "$pwfile"
     runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       --pwfile="$pwfile" -E UTF8 >>"$logs/postgres.log" 2>&1
@@ -208,7 +225,7 @@ start_postgres() {
   fi
   # 100 connections: an idle cluster holds up to ~29, a busy one with 8 tasks about twice that.
   spawn postgres runuser -u postgres -- "$bin/postgres" -D "$data" -c listen_addresses=127.0.0.1 \
-    -c port="$pg_port" -c unix_socket_directories="$run/pg" -c max_connections=150 -c shared_buffers=128MB \
+    -c port="$pg_port" -c unix_socket_directories="$pg_run" -c max_connections=150 -c shared_buffers=128MB \
     -c fsync=off -c synchronous_commit=off
   wait_for postgres 60 "$bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"
   if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='airflow'")" != 1 ]; then
@@ -218,10 +235,10 @@ start_postgres() {
 }
 
 start_redis() {
-  install -d -o redis -g redis -m 700 "$CLUSTER_DIR/redis"
+  install -d -o redis -g redis -m 700 "$redis_data"
   # An append-only file, as a broker needs: without it a Redis restart drops every queued task
   # message, and those tasks sit in "queued" until [scheduler] task_queued_timeout.
-  spawn redis runuser -u redis -- redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$CLUSTER_DIR/redis" \
+  spawn redis runuser -u redis -- redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$redis_data" \
     --save '' --appendonly yes --appendfsync everysec --daemonize no --protected-mode yes
   wait_for redis 30 sh -c "redis-cli -h 127.0.0.1 -p $redis_port ping | grep -q PONG"
 }
@@ -243,7 +260,7 @@ with urllib.request.urlopen(sys.argv[1], timeout=3) as answer:
 sys.exit(0 if not sys.argv[2] or health[sys.argv[2]]["status"] == "healthy" else 1)
 PY
 }
-sql() { runuser -u postgres -- "$(pg_bin)/psql" -h "$run/pg" -p "$pg_port" -d airflow -qAt -c "$1"; }
+sql() { runuser -u postgres -- "$(pg_bin)/psql" -h "$pg_run" -p "$pg_port" -d airflow -qAt -c "$1"; }
 
 # A triggerer is told apart from the other by its job: both report the same hostname, so each
 # one's job is the running TriggererJob that started after it was spawned and is not the other's.
@@ -401,7 +418,7 @@ stop_component() {
     # Postgres: a fast shutdown first (SIGTERM to the postmaster is a "smart" shutdown, which
     # waits for every client to leave); the tree is then stopped like any other.
     if [ "$name" = postgres ]; then
-      runuser -u postgres -- "$(pg_bin)/pg_ctl" stop -s -m fast -t 20 -D "$CLUSTER_DIR/pgdata" >/dev/null 2>&1 || true
+      runuser -u postgres -- "$(pg_bin)/pg_ctl" stop -s -m fast -t 20 -D "$pg_data" >/dev/null 2>&1 || true
     fi
     stop_tree "$pid" 20
     log "stopped $name ($pid) in $((SECONDS - t0)) s"
