@@ -51,8 +51,9 @@ def test_retry_after_a_killed_worker_writes_once(cluster: Cluster, emulator: Any
         assert victim is not None, f"task process {pid} belongs to neither worker"
         # The guard recorded the write in flight before sending it, in PostgreSQL.
         record = poll("the write guard's record", lambda: guard_record(cluster, run), timeout=10, interval=0.2)
+        # A TryRecord: the try that wrote it, and the write in flight (state_stores.TryRecord).
         assert record.get("try_number") == 1
-        assert record.get("desired") == {"name": "midwrite-new", "description": "after"}
+        assert record["value"].get("desired") == {"name": "midwrite-new", "description": "after"}
         killed_at = time.monotonic()
         cluster.kill(victim)
 
