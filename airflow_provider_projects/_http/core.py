@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC
-from email.utils import parsedate_to_datetime
+from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from airflow_provider_projects import _clock
 from airflow_provider_projects._http.dialect import Dialect, ErrorDetails
 from airflow_provider_projects._http.flow import Flow, Send, Sleep
+from airflow_provider_projects._http.retry import (
+    Accept,
+    Decision,
+    GiveUp,
+    Retry,
+    RetryPolicy,
+    is_retryable,
+    parse_retry_after,
+    retry_or_give_up,
+)
 from airflow_provider_projects._http.wire import (
     DEFAULT_TIMEOUT,
     FailureKind,
@@ -46,78 +52,13 @@ from airflow_provider_projects.errors import (
     ServerError,
     UnexpectedStatusError,
 )
+from airflow_provider_projects.unset import NOT_SET
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-#: Statuses worth another try: rate limited, and the gateway/availability errors that mean the
-#: request was not processed or may be answered on the next try.
-RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
-#: A 500 is retried for reads only. Both vendors document it as an internal error, usually
-#: deterministic, and a write that failed half-way is better surfaced than repeated blindly.
-SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-NO_BODY: Final[Any] = object()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How many times, and how long between, the core tries a request again.
-
-    ``max_retries`` counts the tries after the first. Backoff is exponential with "equal
-    jitter" (half fixed, half random) so that mapped tasks hitting one limit spread out.
-    A ``Retry-After`` longer than ``retry_after_cap`` ends the call instead of blocking a worker.
-    """
-
-    max_retries: int = 4
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
-    retry_after_cap: float = 120.0
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """Decision: try again after ``delay`` seconds."""
-
-    delay: float
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class GiveUp:
-    """Decision: stop and raise ``error``."""
-
-    error: ProjectsApiError
-
-
-@dataclass(frozen=True, slots=True)
-class Accept:
-    """Decision: the answer is a success."""
-
-    response: Response
-
-
-Decision = Retry | GiveUp | Accept
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if unusable."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:  # RFC 9110: every HTTP-date is GMT, the asctime form just omits it.
-            moment = moment.replace(tzinfo=UTC)
-        return max(0.0, moment.timestamp() - _clock.now())  # a date in the past means "now"
-    if not math.isfinite(seconds) or seconds < 0:  # delta-seconds is 1*DIGIT: a negative one is garbage
-        return None
-    return seconds
+__all__ = ["Accept", "GiveUp", "HttpCore", "Retry", "RetryPolicy", "parse_retry_after"]
 
 
 class HttpCore:
@@ -152,7 +93,7 @@ class HttpCore:
         method: str,
         path: str,
         *,
-        json_body: Any = NO_BODY,
+        json_body: Any = NOT_SET,
         params: Mapping[str, Any] | None = None,
         timeout: Timeout | None = None,
     ) -> Request:
@@ -161,7 +102,7 @@ class HttpCore:
 
         headers = dict(self._headers)
         body = None
-        if json_body is not NO_BODY:
+        if json_body is not NOT_SET:
             body = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         url = self.base_url + path
@@ -175,7 +116,7 @@ class HttpCore:
         path: str,
         model: type[M],
         *,
-        json_body: Any = NO_BODY,
+        json_body: Any = NOT_SET,
         params: Mapping[str, Any] | None = None,
         timeout: Timeout | None = None,
     ) -> Flow[M]:
@@ -224,30 +165,18 @@ class HttpCore:
             error: ProjectsApiError = ApiUnreachableError(
                 f"{text} after {attempt} attempt(s)", method=request.method, url=request.url
             )
-            return self._retry_or_give_up(attempt, error, str(outcome.kind.value), None)
+            return retry_or_give_up(self.policy, attempt, error, str(outcome.kind.value), None)
         if 200 <= outcome.status < 300:
             return Accept(outcome)
-        retryable = outcome.status in RETRYABLE_STATUSES or (outcome.status == 500 and request.method in SAFE_METHODS)
-        if not retryable:
+        if not is_retryable(request.method, outcome.status):
             return GiveUp(self.error_for(request, outcome))
         retry_after = parse_retry_after(outcome.headers.get("Retry-After"))
         cap = self.policy.retry_after_cap
         if retry_after is not None and retry_after > cap:
             note = f"the server asked to wait {retry_after:.0f} s, more than the {cap:.0f} s waited inside one call"
             return GiveUp(self.error_for(request, outcome, note=note))
-        return self._retry_or_give_up(attempt, self.error_for(request, outcome), f"HTTP {outcome.status}", retry_after)
-
-    def _retry_or_give_up(
-        self, attempt: int, error: ProjectsApiError, reason: str, retry_after: float | None
-    ) -> Decision:
-        policy = self.policy
-        if attempt > policy.max_retries:
-            return GiveUp(error)
-        if retry_after is not None:
-            # A little jitter on top of the server's figure keeps mapped tasks from returning together.
-            return Retry(retry_after + _clock.jitter() * min(1.0, 0.1 * retry_after), reason + ", Retry-After")
-        ceiling = min(policy.backoff_max, policy.backoff_base * 2 ** (attempt - 1))
-        return Retry(ceiling / 2 + _clock.jitter() * ceiling / 2, reason)
+        error = self.error_for(request, outcome)
+        return retry_or_give_up(self.policy, attempt, error, f"HTTP {outcome.status}", retry_after)
 
     def error_for(self, request: Request, response: Response, *, note: str | None = None) -> ProjectsApiError:
         """Map an error answer to its typed exception, with the API's code, message and request id."""
@@ -258,9 +187,26 @@ class HttpCore:
         raw = self.dialect.error_details(response)
         details = ErrorDetails(raw.api_code, redact(raw.message, self._key), raw.request_id)
         status = response.status
-        special = self.dialect.special_error(request, status, details)
+        fields: dict[str, Any] = {
+            "status": status,
+            "api_code": details.api_code,
+            "api_message": details.message,
+            "request_id": details.request_id,
+            "method": request.method,
+            "url": request.url,
+        }
+        special = self.dialect.special_error(request, details, fields)
         if special is not None:
             return special
+        text = self._message(request, status, details, note)
+        if status == 429:
+            return RateLimitedError(text, retry_after=parse_retry_after(response.headers.get("Retry-After")), **fields)
+        error_type = _ERROR_TYPES.get(status)
+        if error_type is None:
+            error_type = ServerError if status >= 500 else UnexpectedStatusError
+        return error_type(text, **fields)
+
+    def _message(self, request: Request, status: int, details: ErrorDetails, note: str | None) -> str:
         text = f"{self.dialect.name} {request.method} {request.path} failed: HTTP {status}"
         if details.api_code:
             text += f" {details.api_code}"
@@ -273,20 +219,7 @@ class HttpCore:
             text += f". {hint}"
         if note:
             text += f" ({note})"
-        fields: dict[str, Any] = {
-            "status": status,
-            "api_code": details.api_code,
-            "api_message": details.message,
-            "request_id": details.request_id,
-            "method": request.method,
-            "url": request.url,
-        }
-        if status == 429:
-            return RateLimitedError(text, retry_after=parse_retry_after(response.headers.get("Retry-After")), **fields)
-        error_type = _ERROR_TYPES.get(status)
-        if error_type is None:
-            error_type = ServerError if status >= 500 else UnexpectedStatusError
-        return error_type(text, **fields)
+        return text
 
     def parse(self, response: Response, model: type[M], request: Request) -> M:
         """Parse a success body into ``model``; a bad body becomes :class:`InvalidResponseError`."""

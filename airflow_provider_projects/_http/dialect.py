@@ -67,8 +67,12 @@ class Dialect(ABC):
     def error_details(self, response: Response) -> ErrorDetails:
         """Read the API's error body (or a snippet of a foreign one)."""
 
-    def special_error(self, request: Request, status: int, details: ErrorDetails) -> ProjectsApiError | None:
-        """An error type this API needs beyond the status mapping, or ``None``."""
+    def special_error(self, request: Request, details: ErrorDetails, fields: dict[str, Any]) -> ProjectsApiError | None:
+        """An error type this API needs beyond the status mapping, or ``None``.
+
+        ``fields`` are the error's own fields (status, API code and message, request id, method,
+        URL), built once by the core for whichever error type is chosen.
+        """
         return None
 
     def hint(self, request: Request, status: int) -> str | None:
@@ -97,18 +101,10 @@ class GcoreDialect(Dialect):
             _text(body.get("exception_class")), message.strip(), _text(body.get("request_id")) or header_id
         )
 
-    def special_error(self, request: Request, status: int, details: ErrorDetails) -> ProjectsApiError | None:
+    def special_error(self, request: Request, details: ErrorDetails, fields: dict[str, Any]) -> ProjectsApiError | None:
         """A 409 is judged here, once: a lock when the message names its holder, else another conflict."""
-        if status != 409:
+        if fields["status"] != 409:
             return None
-        fields: dict[str, Any] = {
-            "status": status,
-            "api_code": details.api_code,
-            "api_message": details.message,
-            "request_id": details.request_id,
-            "method": request.method,
-            "url": request.url,
-        }
         where = f"{self.name} {request.method} {request.path}"
         match = GCORE_LOCK_MESSAGE.search(details.message)
         if match is None:  # a lock in other words, or another conflict (e.g. a taken name)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import requests
 from pydantic import BaseModel
 
-from airflow_provider_projects._http.core import NO_BODY, HttpCore
+from airflow_provider_projects._http.core import HttpCore
 from airflow_provider_projects._http.flow import Flow, run_sync
 from airflow_provider_projects._http.wire import (
     DIRECT,
@@ -20,6 +20,7 @@ from airflow_provider_projects._http.wire import (
     Timeout,
     TransportFailure,
 )
+from airflow_provider_projects.unset import NOT_SET
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -51,7 +52,7 @@ class SyncTransport:
         path: str,
         model: type[M],
         *,
-        json_body: Any = NO_BODY,
+        json_body: Any = NOT_SET,
         params: Mapping[str, Any] | None = None,
         timeout: Timeout | None = None,
     ) -> M:

@@ -825,7 +825,8 @@ def run_transport(
         if transport_type == "sync":
             result = SyncTransport(core).call(method, PATH, GcoreProject, **body)
         else:
-            result = run_virtual(clock, AsyncTransport(core).call(method, PATH, GcoreProject, **body))
+            # Writes never go through a trigger, but the same flow driven by the async driver must decide alike.
+            result = run_virtual(clock, AsyncTransport(core).run(core.call(method, PATH, GcoreProject, **body)))
     except ProjectsApiError as error:
         result = error
     return outcome_of(result), len(api.sent(method, PATH)), list(clock.sleeps)

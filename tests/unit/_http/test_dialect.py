@@ -237,9 +237,9 @@ def test_the_gcore_409_is_judged_only_once() -> None:
     core = make_core(dialect)
     request = core.request("PUT", GCORE_PATH, json_body={})
     details = ErrorDetails("ConflictError", "anything", None)
-    assert type(dialect.special_error(request, 409, details)) is ConflictError
-    assert dialect.special_error(request, 400, details) is None
-    assert GcaiDialect().special_error(request, 409, details) is None
+    assert type(dialect.special_error(request, details, {"status": 409})) is ConflictError
+    assert dialect.special_error(request, details, {"status": 400}) is None
+    assert GcaiDialect().special_error(request, details, {"status": 409}) is None
 
 
 # -- hints ----------------------------------------------------------------------------------------
