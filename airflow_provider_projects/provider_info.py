@@ -60,29 +60,19 @@ CONN_FIELDS: Final[dict[str, Any]] = {
 }
 
 
-def ui_field_behaviour(default_base_url: str) -> dict[str, Any]:
-    """The connection form in the ``get_ui_field_behaviour()`` shape (snake_case keys)."""
-    return {
-        "hidden_fields": ["schema", "port", "login"],
-        "relabeling": {"password": "API key", "host": "API base URL"},
-        "placeholders": {
-            "host": default_base_url,
-            "password": KEY_PLACEHOLDERS.get(default_base_url, "the API key alone, without 'APIKey' or 'Bearer'"),
-            "extra": '{"timeout": 30, "max_retries": 4}',
-        },
-    }
-
-
 def _connection_type(conn_type: str, hook: str, hook_name: str, base_url: str) -> dict[str, Any]:
-    behaviour = ui_field_behaviour(base_url)
     return {
         "connection-type": conn_type,
         "hook-class-name": f"{PACKAGE}.hooks.{hook}",
         "hook-name": hook_name,
         "ui-field-behaviour": {
-            "hidden-fields": behaviour["hidden_fields"],
-            "relabeling": behaviour["relabeling"],
-            "placeholders": behaviour["placeholders"],
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"password": "API key", "host": "API base URL"},
+            "placeholders": {
+                "host": base_url,
+                "password": KEY_PLACEHOLDERS[base_url],
+                "extra": '{"timeout": 30, "max_retries": 4}',
+            },
         },
         "conn-fields": CONN_FIELDS,
     }
@@ -108,7 +98,12 @@ def build_provider_info() -> dict[str, Any]:
             {"integration-name": "GC AI", "python-modules": [f"{PACKAGE}.operators.gcai"]},
         ],
         "sensors": [{"integration-name": "Gcore Cloud", "python-modules": [f"{PACKAGE}.sensors.gcore"]}],
-        "triggers": [{"integration-name": "Gcore Cloud", "python-modules": [f"{PACKAGE}.triggers.gcore"]}],
+        "triggers": [
+            {
+                "integration-name": "Gcore Cloud",
+                "python-modules": [f"{PACKAGE}.triggers.gcore", f"{PACKAGE}.triggers.gcore_events"],
+            }
+        ],
         "extra-links": [
             f"{PACKAGE}.links.GcoreProjectLink",
             f"{PACKAGE}.links.GcaiProjectLink",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from airflow_provider_projects import version_compat
+
 log = logging.getLogger(__name__)
 
 
@@ -25,11 +27,12 @@ class StateStore:
     @classmethod
     def of_task(cls, context: Any) -> StateStore:
         """The running task instance's store (``context["task_state_store"]``), if any."""
-        return cls(context.get("task_state_store") if hasattr(context, "get") else None, what="task state store")
+        return cls(version_compat.task_state_store(context), what="task state store")
 
-    @property
-    def available(self) -> bool:
-        return self._store is not None
+    @classmethod
+    def of_watched_asset(cls, trigger: Any) -> StateStore:
+        """The store of the one asset an event trigger watches (the triggerer sets it), if any."""
+        return cls(version_compat.asset_state_store(trigger), what="asset state store")
 
     def get(self, key: str) -> Any:
         return self._use("get", key)

@@ -3,48 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar, Final, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Final
 
 from airflow.sdk import BaseHook, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
-from pydantic import BaseModel
 
 from airflow_provider_projects import __version__
 from airflow_provider_projects._http.aio import AsyncTransport
-from airflow_provider_projects._http.core import HttpCore, RetryPolicy
+from airflow_provider_projects._http.core import HttpCore
 from airflow_provider_projects._http.dialect import Dialect
+from airflow_provider_projects._http.retry import RetryPolicy
 from airflow_provider_projects._http.sync import SyncTransport
-from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Network, Secret, Timeout
+from airflow_provider_projects._http.wire import Secret, Timeout
 from airflow_provider_projects.errors import ConnectionSetupError
-from airflow_provider_projects.version_compat import aextra_dejson
-
-M = TypeVar("M", bound=BaseModel)
+from airflow_provider_projects.hooks import settings as extras
+from airflow_provider_projects.hooks.settings import ConnectionSettings
+from airflow_provider_projects.version_compat import aextra_dejson, conn_field
 
 _SCHEME_PREFIX: Final = re.compile(r"^(apikey|bearer)\s+", re.IGNORECASE)
-MAX_RETRIES_LIMIT: Final = 10
-#: ``proxy`` values that mean "connect directly, whatever the environment says".
-NO_PROXY_WORDS: Final = frozenset({"direct", "none", "false"})
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """What a hook needs from its Airflow connection, checked and normalised."""
-
-    base_url: str
-    api_key: Secret
-    timeout: Timeout
-    max_retries: int
-    network: Network
-
-    def fingerprint(self) -> tuple[str, Secret]:
-        """Who is asking where: waits that share it may share a poll (it holds the key: memory only)."""
-        return (self.base_url, self.api_key)
 
 
 def user_agent() -> str:
@@ -79,13 +57,6 @@ class ProjectsApiHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The connection form for Airflow before 3.2 (3.2+ reads ``ui-field-behaviour`` from provider info)."""
-        from airflow_provider_projects.provider_info import ui_field_behaviour
-
-        return ui_field_behaviour(cls.default_base_url)
 
     # -- the connection ----------------------------------------------------------------------------
 
@@ -149,17 +120,17 @@ class ProjectsApiHook(BaseHook):
         """Check and normalise a connection (``extra`` is its parsed extra JSON); problems say how to fix them."""
 
         def field(name: str) -> Any:
-            # The 3.2+ form stores conn-fields under their own name; older forms used "extra__<type>__<name>".
-            return extra.get(name, extra.get(f"extra__{conn.conn_type}__{name}"))
+            return conn_field(extra, conn.conn_type, name)
 
         timeout = self._timeout_override if self._timeout_override is not None else field("timeout")
         retries = self._max_retries_override if self._max_retries_override is not None else field("max_retries")
+        conn_id = self.conn_id
         return ConnectionSettings(
-            base_url=_base_url(conn, self.default_base_url),
+            base_url=extras.base_url(conn.host, conn.schema, conn.port, conn_id, self.default_base_url),
             api_key=Secret(self._api_key(conn)),
-            timeout=_timeout(timeout, self.conn_id),
-            max_retries=_max_retries(retries, self.conn_id),
-            network=_network(field("proxy"), field("verify"), field("cert"), field("cert_key"), self.conn_id),
+            timeout=extras.timeout(timeout, conn_id),
+            max_retries=extras.max_retries(retries, conn_id),
+            network=extras.network(field("proxy"), field("verify"), field("cert"), field("cert_key"), conn_id),
         )
 
     def _api_key(self, conn: Connection) -> str:
@@ -236,21 +207,6 @@ class ProjectsApiHook(BaseHook):
             self._async_transport = AsyncTransport(self._core(settings), settings.network)
         return self._async_transport
 
-    async def apoller(self, path: str, model: type[M]) -> Callable[[], Awaitable[M]]:
-        """A ``GET path`` for a trigger to poll: the request is built once, then sent on each call.
-
-        A poll repeats the same request thousands of times in a triggerer; building it once keeps
-        its headers, URL and timeout off the hot path.
-        """
-        transport = await self.atransport()
-        core = transport.core
-        request = core.request("GET", path)
-
-        async def poll() -> M:
-            return core.parse(await transport.run(core.exchange(request)), model, request)
-
-        return poll
-
     def close(self) -> None:
         """Close the keep-alive session (if one was opened)."""
         if "transport" in self.__dict__:
@@ -265,103 +221,3 @@ def call_timeout(seconds: float | None) -> Timeout | None:
 
     seconds = positive_seconds(seconds, "timeout")
     return Timeout(connect=seconds, read=seconds)
-
-
-def _base_url(conn: Connection, default: str) -> str:
-    host = (conn.host or "").strip().rstrip("/")
-    if not host:
-        return default
-    if "://" not in host:
-        scheme = (conn.schema or "https").strip() or "https"
-        host = f"{scheme}://{host}"
-        if conn.port:
-            host += f":{conn.port}"
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in host):
-        # Caught here, not by the transport: an unusable URL is a setup error, never worth a retry.
-        raise ConnectionSetupError(
-            f"Connection {conn.conn_id!r}: the API base URL {host!r} is not an http(s) URL; "
-            f"leave the host field empty for the default {default!r}"
-        )
-    return host
-
-
-def _timeout(value: Any, conn_id: str) -> Timeout:
-    if value in (None, ""):
-        return DEFAULT_TIMEOUT
-    try:
-        seconds = -1.0 if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if not 0.1 <= seconds <= 3600:
-        raise ConnectionSetupError(
-            f"Connection {conn_id!r}: extra 'timeout' must be a number of seconds from 0.1 to 3600, not {value!r}"
-        )
-    return Timeout(connect=min(DEFAULT_TIMEOUT.connect, seconds), read=seconds)
-
-
-def _max_retries(value: Any, conn_id: str) -> int:
-    if value in (None, ""):
-        return RetryPolicy().max_retries
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        count = -1
-    if isinstance(value, bool) or str(count) != str(value).strip() or not 0 <= count <= MAX_RETRIES_LIMIT:
-        raise ConnectionSetupError(
-            f"Connection {conn_id!r}: extra 'max_retries' must be a whole number from 0 to "
-            f"{MAX_RETRIES_LIMIT}, not {value!r}"
-        )
-    return count
-
-
-def _network(proxy: Any, verify: Any, cert: Any, cert_key: Any, conn_id: str) -> Network:
-    """The extras ``proxy``, ``verify``, ``cert`` and ``cert_key``, checked before any request."""
-    use_env_proxy = True
-    proxy_secret = None
-    if proxy is False or (isinstance(proxy, str) and proxy.strip().lower() in NO_PROXY_WORDS):
-        use_env_proxy = False
-    elif proxy not in (None, ""):
-        text = str(proxy).strip()
-        parts = urlsplit(text) if "://" in text else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            # The value may carry credentials: the message names the rule, never the value.
-            raise ConnectionSetupError(
-                f"Connection {conn_id!r}: extra 'proxy' must be a URL with its scheme, like "
-                "'http://proxy.example:3128' (credentials as 'http://user:password@host:port'), or 'direct' "
-                "to ignore HTTPS_PROXY/NO_PROXY; the value given is not (not shown: it may hold a password)"
-            )
-        proxy_secret = Secret(text)
-    return Network(
-        proxy=proxy_secret,
-        use_env_proxy=use_env_proxy,
-        verify=_verify(verify, conn_id),
-        cert=_cert(cert, cert_key, conn_id),
-    )
-
-
-def _verify(value: Any, conn_id: str) -> bool | str:
-    if value in (None, "") or value is True or str(value).strip().lower() == "true":
-        return True
-    if value is False or str(value).strip().lower() == "false":
-        return False
-    return _readable_file(str(value).strip(), "verify", "a CA bundle (PEM) path, true or false", conn_id)
-
-
-def _cert(cert: Any, key: Any, conn_id: str) -> tuple[str, str | None] | None:
-    if cert in (None, ""):
-        if key not in (None, ""):
-            raise ConnectionSetupError(f"Connection {conn_id!r}: extra 'cert_key' is set but 'cert' is not")
-        return None
-    cert_path = _readable_file(str(cert).strip(), "cert", "a client certificate (PEM) path", conn_id)
-    key_path = None if key in (None, "") else _readable_file(str(key).strip(), "cert_key", "its key path", conn_id)
-    return (cert_path, key_path)
-
-
-def _readable_file(path: str, name: str, what: str, conn_id: str) -> str:
-    if not (os.path.isfile(path) and os.access(path, os.R_OK)):
-        raise ConnectionSetupError(
-            f"Connection {conn_id!r}: extra {name!r} must be {what}, readable by this process; "
-            f"{path!r} is not a readable file here"
-        )
-    return path

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_projects.provider_info import CONN_FIELDS, ui_field_behaviour
+from airflow_provider_projects.provider_info import CONN_FIELDS, KEY_PLACEHOLDERS
 from projects_emulator import ProjectsEmulator
 
 from .conn_types import CONN_TYPES, ConnType
@@ -72,14 +72,13 @@ def test_hook_meta_served_by_api_server(api_server: ApiServer, ct: ConnType) -> 
     assert meta["hook_name"] == ct.hook_name
     assert meta["hook_class_name"].startswith("airflow_provider_projects.hooks.")
     fields = meta["standard_fields"]
-    behaviour = ui_field_behaviour(ct.default_base_url)
     for name in ("url_schema", "port", "login"):
         assert fields[name]["hidden"] is True, name
     assert fields["host"] == {"hidden": False, "title": "API base URL", "placeholder": ct.default_base_url}
     assert fields["password"] == {
         "hidden": False,
         "title": "API key",
-        "placeholder": behaviour["placeholders"]["password"],
+        "placeholder": KEY_PLACEHOLDERS[ct.default_base_url],
     }
     assert set(meta["extra_fields"]) == set(CONN_FIELDS)
     for name, spec in CONN_FIELDS.items():
@@ -101,7 +100,6 @@ def test_add_connection_form(
 
     conn_id = f"ui_form_{ct.conn_type}"
     dialog = open_add_form(page, api_server, conn_id, ct.hook_name)
-    behaviour = ui_field_behaviour(ct.default_base_url)
 
     # Standard fields: relabelled, placeholders, the key a password input, login/port/schema gone.
     labels = label_texts(dialog)
@@ -115,7 +113,7 @@ def test_add_connection_form(
     key = dialog.get_by_label("API key", exact=True)
     expect(key).to_have_attribute("name", "password")
     expect(key).to_have_attribute("type", "password")
-    expect(key).to_have_attribute("placeholder", behaviour["placeholders"]["password"])
+    expect(key).to_have_attribute("placeholder", KEY_PLACEHOLDERS[ct.default_base_url])
     page.screenshot(path=artifacts / f"connection-form-{ct.conn_type}-standard.png")  # placeholders shown
     host.fill(ct.url(ui_emulator))
     key.fill(ct.key(ui_emulator))

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 
 from airflow_provider_projects import __version__, get_provider_info
-from airflow_provider_projects.hooks.base import MAX_RETRIES_LIMIT
 from airflow_provider_projects.hooks.gcai import GcaiHook
 from airflow_provider_projects.hooks.gcore import GcoreHook
+from airflow_provider_projects.hooks.settings import MAX_RETRIES_LIMIT
 from airflow_provider_projects.provider_info import GCAI_BASE_URL, GCORE_BASE_URL
 
 EXTRA_TIMEOUT = "timeout"
@@ -132,6 +132,7 @@ def test_the_listed_module_kinds_are_the_expected_ones() -> None:
         "airflow_provider_projects.operators.gcai",
         "airflow_provider_projects.sensors.gcore",
         "airflow_provider_projects.triggers.gcore",
+        "airflow_provider_projects.triggers.gcore_events",
     ]
 
 
@@ -204,16 +205,21 @@ def assert_hook_accepts(monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], 
         assert accepted
 
 
-@pytest.mark.parametrize(("conn_type", "hook_class"), HOOKS.items())
-def test_get_ui_field_behaviour_matches_the_provider_info(conn_type: str, hook_class: Any) -> None:
-    behaviour = hook_class.get_ui_field_behaviour()
-    jsonschema.validate(behaviour, airflow_schema("customized_form_field_behaviours.schema.json"))
+@pytest.mark.parametrize("conn_type", HOOKS)
+def test_the_form_behaviour_is_valid_for_airflow(conn_type: str) -> None:
     info = connection_type(conn_type)["ui-field-behaviour"]
-    assert behaviour == {
-        "hidden_fields": info["hidden-fields"],
-        "relabeling": info["relabeling"],
-        "placeholders": info["placeholders"],
-    }
+    behaviour = {key.replace("-", "_"): value for key, value in info.items()}
+    jsonschema.validate(behaviour, airflow_schema("customized_form_field_behaviours.schema.json"))
+
+
+@pytest.mark.parametrize("hook_class", HOOKS.values())
+def test_the_hooks_leave_the_form_to_the_provider_info(hook_class: Any) -> None:
+    # Airflow 3.2+ reads the form from provider info and deprecates the hook methods (a warning per load).
+    ours = [cls for cls in hook_class.__mro__ if cls.__module__.startswith("airflow_provider_projects.")]
+    assert len(ours) == 2  # the hook and ProjectsApiHook
+    for cls in ours:
+        assert "get_ui_field_behaviour" not in vars(cls)
+        assert "get_connection_form_widgets" not in vars(cls)
 
 
 # -- what Airflow's providers manager makes of it -------------------------------------------------
@@ -259,7 +265,6 @@ def test_gcai_key_placeholder_shows_both_key_forms() -> None:
     placeholder = connection_type("gcai")["ui-field-behaviour"]["placeholders"]["password"]
     assert "gcai_…" in placeholder
     assert "u:gcai_…" in placeholder
-    assert GcaiHook.get_ui_field_behaviour()["placeholders"]["password"] == placeholder
     # Gcore keys are not GC AI keys: its form must not suggest that form.
     assert "gcai_" not in connection_type("gcore")["ui-field-behaviour"]["placeholders"]["password"]
 

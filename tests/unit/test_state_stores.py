@@ -60,7 +60,6 @@ class TI:
 def test_a_working_store_is_used_as_it_is() -> None:
     store = Store()
     state = StateStore(store, what="task state store")
-    assert state.available
     state.set("k", {"a": 1}, retention="try")
     assert state.get("k") == {"a": 1}
     state.delete("k")
@@ -84,7 +83,6 @@ def test_a_working_store_is_used_as_it_is_async() -> None:
 
 def test_without_a_store_reads_find_nothing_and_writes_are_skipped() -> None:
     state = StateStore(None, what="task state store")
-    assert not state.available
     state.set("k", 1)
     state.delete("k")
     assert state.get("k") is None
@@ -102,7 +100,6 @@ def test_a_failing_store_is_logged_once_then_left_alone(caplog: pytest.LogCaptur
         state.delete("k")
         assert asyncio.run(state.aget("k")) is None
     assert store.calls == [("get", "k")]  # only the first call reached the store
-    assert not state.available
     assert [r.getMessage() for r in caplog.records] == [
         "The task state store failed (get: the API server answered 503); going on without it"
     ]
@@ -131,7 +128,29 @@ def test_a_failing_async_store_is_left_alone_too(caplog: pytest.LogCaptureFixtur
     ids=["with-store", "airflow-3.2", "none", "not-a-mapping"],
 )
 def test_of_task_takes_the_context_store_if_there_is_one(context: Any, available: bool) -> None:
-    assert StateStore.of_task(context).available is available
+    state = StateStore.of_task(context)
+    state.set("k", 1)
+    assert state.get("k") == (1 if available else None)
+
+
+class Watcher:
+    """A trigger as the triggerer sets it up: ``asset_state_store`` on a watcher of one asset (3.3+)."""
+
+    def __init__(self, store: Any) -> None:
+        self.asset_state_store = store
+
+
+@pytest.mark.parametrize(
+    ("trigger", "available"), [(Watcher(Store()), True), (Watcher(None), False), (object(), False)]
+)
+def test_of_watched_asset_takes_the_triggers_store_if_there_is_one(trigger: Any, available: bool) -> None:
+    state = StateStore.of_watched_asset(trigger)
+
+    async def main() -> Any:
+        await state.aset("k", "task-1")
+        return await state.aget("k")
+
+    assert asyncio.run(main()) == ("task-1" if available else None)
 
 
 # -- TryRecord ---------------------------------------------------------------------------------------
