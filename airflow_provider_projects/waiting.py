@@ -3,7 +3,7 @@
 The sensor's ``poke``, the operator's blocking lock wait and the triggers all judge each poll
 with :class:`Wait` (or, for one poke, :class:`PollTolerance`), and each constant is defined here
 only. :func:`poll_flow` turns a wait into a flow that a transport drives on a worker; the
-triggers feed the same :class:`Wait` from a poll shared per resource (``shared_polls.py``).
+triggers feed the same :class:`Wait` from a poll shared per source (``polling/driver.py``).
 """
 
 from __future__ import annotations

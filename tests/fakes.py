@@ -156,6 +156,8 @@ class FakeApi:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], deque[Scripted]] = {}
         self.requests: list[Request] = []
+        #: When each request was sent (``_clock.now()``: the virtual clock's seconds under ``clock``).
+        self.times: list[float] = []
         self.hooks: list[Callable[[Request], Awaitable[None] | None]] = []
 
     def on(self, method: str, path: str, *answers: Scripted) -> FakeApi:
@@ -165,8 +167,17 @@ class FakeApi:
     def sent(self, method: str | None = None, path: str | None = None) -> list[Request]:
         return [r for r in self.requests if (method in (None, r.method)) and (path in (None, r.path.split("?")[0]))]
 
+    def sent_at(self, method: str | None = None, path: str | None = None) -> list[float]:
+        """When the requests :meth:`sent` lists were sent, in seconds after ``START``."""
+        return [
+            moment - START
+            for request, moment in zip(self.requests, self.times, strict=True)
+            if (method in (None, request.method)) and (path in (None, request.path.split("?")[0]))
+        ]
+
     def answer(self, request: Request) -> Outcome:
         self.requests.append(request)
+        self.times.append(_clock.now())
         queue = self.routes.get((request.method, request.path.split("?")[0]))
         if not queue:
             return Reply(404, {"message": f"no scripted answer for {request.method} {request.path}"}).response()

@@ -9,9 +9,7 @@ first use and closed when the loop shuts down.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import weakref
 from collections.abc import AsyncGenerator, Mapping
 from functools import lru_cache
 from typing import Any, Final, TypeVar
@@ -19,7 +17,7 @@ from typing import Any, Final, TypeVar
 import aiohttp
 from pydantic import BaseModel
 
-from airflow_provider_projects._http.core import NO_BODY, HttpCore
+from airflow_provider_projects._http.core import HttpCore
 from airflow_provider_projects._http.flow import Flow, run_async
 from airflow_provider_projects._http.wire import (
     DIRECT,
@@ -31,6 +29,7 @@ from airflow_provider_projects._http.wire import (
     Timeout,
     TransportFailure,
 )
+from airflow_provider_projects._loop_local import LoopLocal
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -42,10 +41,6 @@ CONNECTION_LIMIT: Final = 100
 #: Idle connections are kept this long: longer than the longest usual poll interval (30 s), so a
 #: wait's next poll reuses its connection instead of paying a new handshake.
 KEEPALIVE_SECONDS: Final = 75.0
-
-_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, Any]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 async def _closed_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
@@ -60,22 +55,32 @@ async def _closed_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGener
         await session.close()
 
 
+class _LoopSession:
+    """The session of one event loop, made on first use (and again if something closed it)."""
+
+    def __init__(self) -> None:
+        self.session: aiohttp.ClientSession | None = None
+        self._closer: AsyncGenerator[None, None] | None = None
+
+    async def get(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT, keepalive_timeout=KEEPALIVE_SECONDS),
+                # The proxy is chosen by ``Network`` for both transports alike: no second reading of the environment.
+                trust_env=False,
+                auto_decompress=True,
+            )
+            self._closer = _closed_at_loop_shutdown(self.session)
+            await anext(self._closer)  # started: the loop now tracks it and closes the session at shutdown
+        return self.session
+
+
+_sessions: Final = LoopLocal(_LoopSession)
+
+
 async def shared_session() -> aiohttp.ClientSession:
     """The running loop's session, made on first use."""
-    loop = asyncio.get_running_loop()
-    entry = _sessions.get(loop)
-    if entry is not None and not entry[0].closed:
-        return entry[0]
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT, keepalive_timeout=KEEPALIVE_SECONDS),
-        # The proxy is chosen by ``Network`` for both transports alike: no second reading of the environment.
-        trust_env=False,
-        auto_decompress=True,
-    )
-    closer = _closed_at_loop_shutdown(session)
-    await anext(closer)  # started: the loop now tracks it and closes the session at shutdown
-    _sessions[loop] = (session, closer)
-    return session
+    return await _sessions.get().get()
 
 
 @lru_cache(maxsize=32)
@@ -114,12 +119,14 @@ class AsyncTransport:
         path: str,
         model: type[M],
         *,
-        json_body: Any = NO_BODY,
         params: Mapping[str, Any] | None = None,
         timeout: Timeout | None = None,
     ) -> M:
-        """Send one API call (with the core's retries) and parse its answer into ``model``."""
-        return await self.run(self.core.call(method, path, model, json_body=json_body, params=params, timeout=timeout))
+        """Send one API call (with the core's retries) and parse its answer into ``model``.
+
+        No body: triggers only read, and every write runs on a worker through ``SyncTransport``.
+        """
+        return await self.run(self.core.call(method, path, model, params=params, timeout=timeout))
 
     async def run(self, flow: Flow[T]) -> T:
         """Drive ``flow`` to its end."""

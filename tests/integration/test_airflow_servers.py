@@ -65,7 +65,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
-from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedEventTrigger
+from airflow_provider_projects.triggers.gcore_events import GcoreProjectUnlockedEventTrigger
 
 unlocked = Asset(
     "gcore_project_{WATCHED_PROJECT}_unlocked",

@@ -20,8 +20,10 @@ import pytest
 
 from airflow_provider_projects import defaults
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
-from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, _GcoreSensor
-from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedEventTrigger, GcoreWaitTrigger
+from airflow_provider_projects.sensors._base import GcoreSensor as _GcoreSensor
+from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor
+from airflow_provider_projects.triggers.gcore import GcoreWaitTrigger
+from airflow_provider_projects.triggers.gcore_events import GcoreProjectUnlockedEventTrigger
 from airflow_provider_projects.waiting import PollTolerance
 
 PACKAGE = Path(defaults.__file__).parent
@@ -30,11 +32,14 @@ NAMES = ("POLL_INTERVAL", "MAX_CONSECUTIVE_ERRORS", "DEFER_MARGIN", "LOCK_TIMEOU
 WAITING_PARAMETERS = {"poll_interval", "poke_interval", "max_consecutive_errors", "timeout", "lock_timeout"}
 WAITING_MODULES = (
     "waiting.py",
-    "shared_polls.py",
+    "polling/driver.py",
+    "polling/listeners.py",
     "hooks/gcore.py",
+    "sensors/_base.py",
     "sensors/gcore.py",
     "operators/gcore.py",
     "triggers/gcore.py",
+    "triggers/gcore_events.py",
 )
 
 

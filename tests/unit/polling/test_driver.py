@@ -1,6 +1,6 @@
-"""One poll per resource per event loop, shared by every wait on it (``shared_polls.py``).
+"""The one async wait driver: one poll per source per event loop, shared by every wait on it (``polling/``).
 
-The first half drives :func:`wait_shared` with a scripted read in virtual time (``run_virtual``):
+The first half drives :func:`wait_on` with a scripted read in virtual time (``run_virtual``):
 each read records the virtual second it started, so every assertion is an exact poll count at
 exact times. The second half runs the task trigger end to end (the HTTP core and the async
 transport over the scripted API) for what only the HTTP layer shows: a shared 429, a rejected
@@ -23,7 +23,7 @@ from airflow_provider_projects._http import aio
 from airflow_provider_projects._http.wire import Outcome, Request
 from airflow_provider_projects.errors import RateLimitedError, ServerError
 from airflow_provider_projects.models.gcore import GcoreTask
-from airflow_provider_projects.shared_polls import polls_in_loop, wait_shared
+from airflow_provider_projects.polling.driver import wait_on
 from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger
 from airflow_provider_projects.waiting import PollTolerance, Wait, WaitOutcome
 
@@ -64,6 +64,24 @@ class Resource:
         return said
 
 
+@dataclass
+class SourceOf:
+    """A poll's source over a scripted read; every wait here is on the one subject ``SUBJECT``."""
+
+    read_once: Callable[[], Any]
+
+    async def read(self, subjects: Any) -> dict[str, Any]:
+        return {SUBJECT: await self.read_once()}
+
+
+SUBJECT = "the resource"
+
+
+def wait_shared(key: str, read: Callable[[], Any], wait: Wait[Any], log: Any) -> Any:
+    """Wait on the poll of ``key``, started with ``read`` if there is none."""
+    return wait_on(key, lambda: SourceOf(read), wait, SUBJECT, log)
+
+
 def finishes_at(moment: float) -> Callable[[float], GcoreTask]:
     return lambda now: task("FINISHED" if now >= moment else "RUNNING")
 
@@ -85,33 +103,28 @@ def wait(deadline: float = 1_000.0, interval: float = 10.0, max_errors: int = 5)
 def test_a_hundred_waits_on_one_resource_cost_one_poll_per_interval(clock: VirtualClock) -> None:
     resource = Resource(clock, finishes_at(55.0))
 
-    async def main() -> tuple[list[WaitOutcome[GcoreTask]], int, int]:
+    async def main() -> list[WaitOutcome[GcoreTask]]:
         waits = [asyncio.ensure_future(wait_shared("project 2", resource, wait(), Lines())) for _ in range(100)]
-        await asyncio.sleep(1)
-        during = polls_in_loop()
         outcomes = await asyncio.gather(*waits)
-        return outcomes, during, polls_in_loop()
+        await asyncio.sleep(100)  # the poll ended with its last wait: no read after it
+        return outcomes
 
-    outcomes, during, after = run_virtual(clock, main())
+    outcomes = run_virtual(clock, main())
     assert resource.reads == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
     assert {(o.status, o.polls, o.waited) for o in outcomes} == {("done", 7, 60.0)}
-    assert (during, after) == (1, 0)
 
 
 def test_waits_on_different_resources_poll_separately(clock: VirtualClock) -> None:
     first, second = Resource(clock, finishes_at(25.0)), Resource(clock, finishes_at(45.0))
 
-    async def main() -> tuple[list[WaitOutcome[GcoreTask]], int]:
+    async def main() -> list[WaitOutcome[GcoreTask]]:
         waits = [
             asyncio.ensure_future(wait_shared(key, read, wait(), Lines()))
             for key, read in (("task a", first), ("task a", first), ("task b", second))
         ]
-        await asyncio.sleep(1)
-        during = polls_in_loop()
-        return await asyncio.gather(*waits), during
+        return await asyncio.gather(*waits)
 
-    outcomes, during = run_virtual(clock, main())
-    assert during == 2
+    outcomes = run_virtual(clock, main())
     assert first.reads == [0.0, 10.0, 20.0, 30.0]
     assert second.reads == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
     assert [(o.status, o.polls) for o in outcomes] == [("done", 4), ("done", 4), ("done", 6)]
@@ -269,7 +282,7 @@ def test_progress_lines_go_to_each_waits_own_log_about_once_a_minute(clock: Virt
 def test_a_cancelled_wait_leaves_the_others_polling_and_the_last_one_ends_the_poll(clock: VirtualClock) -> None:
     resource = Resource(clock, finishes_at(10_000.0))
 
-    async def main() -> tuple[bool, int, int, int]:
+    async def main() -> tuple[bool, int]:
         leaving = asyncio.ensure_future(wait_shared("k", resource, wait(), Lines()))
         staying = asyncio.ensure_future(wait_shared("k", resource, wait(), Lines()))
         await asyncio.sleep(15)
@@ -278,34 +291,27 @@ def test_a_cancelled_wait_leaves_the_others_polling_and_the_last_one_ends_the_po
         reads_with_one = len(resource.reads)
         staying.cancel()
         await asyncio.gather(leaving, staying, return_exceptions=True)
-        after_last = polls_in_loop()
         await asyncio.sleep(100)
-        return leaving.cancelled(), reads_with_one, after_last, polls_in_loop()
+        return leaving.cancelled(), reads_with_one
 
-    cancelled, reads_with_one, after_last, later = run_virtual(clock, main())
+    cancelled, reads_with_one = run_virtual(clock, main())
     assert cancelled
     assert reads_with_one == 4
     assert resource.reads == [0.0, 10.0, 20.0, 30.0]  # nothing after the last wait left
-    assert (after_last, later) == (0, 0)
 
 
 def test_nothing_shared_outlives_its_event_loop(clock: VirtualClock) -> None:
     old = Resource(clock, finishes_at(10_000.0))
 
-    async def first_loop() -> int:
+    async def first_loop() -> None:
         pending = asyncio.ensure_future(wait_shared("k", old, wait(), Lines()))
         await asyncio.sleep(15)
         assert not pending.done()  # still waiting when the loop ends
-        return polls_in_loop()
 
-    assert run_virtual(clock, first_loop()) == 1
+    run_virtual(clock, first_loop())
     new = Resource(clock, finishes_at(0.0))
-
-    async def second_loop() -> tuple[int, WaitOutcome[GcoreTask]]:
-        return polls_in_loop(), await wait_shared("k", new, wait(), Lines())
-
-    fresh, outcome = run_virtual(clock, second_loop())
-    assert fresh == 0
+    # The same key in a new loop starts its own poll at once (the old loop's poll is gone with it).
+    outcome = run_virtual(clock, wait_shared("k", new, wait(), Lines()))
     assert (outcome.status, outcome.polls) == ("done", 1)
     assert (old.reads, new.reads) == ([0.0, 10.0], [15.0])
 
@@ -313,17 +319,18 @@ def test_nothing_shared_outlives_its_event_loop(clock: VirtualClock) -> None:
 def test_a_bug_in_the_read_reaches_every_wait_and_ends_the_poll(clock: VirtualClock) -> None:
     resource = Resource(clock, lambda now: ValueError("a bug, not an API error"))
 
-    async def main() -> tuple[list[Any], int]:
+    async def main() -> list[Any]:
         found = await asyncio.gather(
             wait_shared("k", resource, wait(), Lines()),
             wait_shared("k", resource, wait(), Lines()),
             return_exceptions=True,
         )
-        return found, polls_in_loop()
+        await asyncio.sleep(100)  # the poll ended: no read after the bug
+        return found
 
-    found, left = run_virtual(clock, main())
+    found = run_virtual(clock, main())
     assert [type(f) for f in found] == [ValueError, ValueError]
-    assert (left, resource.reads) == (0, [0.0])
+    assert resource.reads == [0.0]
 
 
 # -- through the triggers: the HTTP core under a shared poll ------------------------------------------

@@ -1,146 +1,45 @@
-"""The Gcore triggers end to end: the async HTTP core over the scripted API, in virtual time.
-
-The connection comes from an ``AIRFLOW_CONN_*`` variable through ``BaseHook.aget_connection``;
-requests go to :class:`FakeApi`; ``run_virtual`` runs the triggerer's loop on the virtual clock,
-so ``clock.sleeps`` lists every pause (the shared poll's and the HTTP core's back-offs) and no
-test waits for real. Sharing a poll between waits is covered in ``test_shared_polls.py``.
+"""The Gcore wait triggers end to end (``triggers/gcore.py``): the async HTTP core over the scripted
+API, in virtual time, so ``clock.sleeps`` lists every pause and no test waits for real. Sharing a
+poll between waits is covered in ``polling/test_driver.py``; the asset watch in ``test_gcore_events.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from airflow.sdk import BaseHook
-from airflow.triggers.base import BaseEventTrigger, BaseTrigger
-from fakes import START, FakeApi, Reply, VirtualClock, ok, run_virtual
+from airflow.triggers.base import BaseTrigger
+from fakes import START, FakeApi, VirtualClock, ok, run_virtual
 from structlog.testing import capture_logs
 
-from airflow_provider_projects._http.wire import Request
 from airflow_provider_projects.errors import AuthenticationError, NotFoundError, ServerError
-from airflow_provider_projects.models.gcore import GcoreProjectLock, GcoreTask
-from airflow_provider_projects.triggers.gcore import (
-    GcoreProjectUnlockedEventTrigger,
-    GcoreProjectUnlockedTrigger,
-    GcoreTaskTrigger,
-)
+from airflow_provider_projects.models.gcore import GcoreTask
+from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger
+from airflow_provider_projects.triggers.gcore_events import GcoreProjectUnlockedEventTrigger
 from airflow_provider_projects.waiting import WaitOutcome
 
-BASE = "https://gcore.test"
-API_KEY = "gcore-SECRET-key-8f3a91c7"
-CONN = "gcore_wait"
-CONN_RETRYING = "gcore_wait_retrying"
-PROJECT = 2
-TASK_A = "7244e161-664c-4afd-a34e-7003eac4d949"
-TASK_B = "0b7c1a52-9d7e-4c39-a9a5-5f4b8f4c2e10"
-PROJECT_PATH = f"/cloud/v1/projects/{PROJECT}"
-TASK_A_PATH = f"/cloud/v1/tasks/{TASK_A}"
-TASK_B_PATH = f"/cloud/v1/tasks/{TASK_B}"
-
-
-def project(task_id: str | None = None) -> dict[str, Any]:
-    return {
-        "id": PROJECT,
-        "client_id": 1,
-        "name": "analytics",
-        "description": "Dashboards and reports",
-        "created_at": "2026-01-01T00:00:00+0000",
-        "deleted_at": None,
-        "is_default": False,
-        "state": "ACTIVE",
-        "task_id": task_id,
-    }
-
-
-def task(task_id: str, state: str, error: str | None = None) -> dict[str, Any]:
-    return {
-        "id": task_id,
-        "user_id": 1001,
-        "task_type": "update_project",
-        "state": state,
-        "created_on": "2026-05-01T12:00:00",
-        "finished_on": "2026-05-01T12:00:16" if state in {"FINISHED", "ERROR"} else None,
-        "error": error,
-        "project_id": PROJECT,
-    }
-
-
-def status(code: int, **headers: str) -> Reply:
-    return Reply(code, {"exception_class": "Error", "message": f"scripted {code}", "request_id": "req-1"}, headers)
-
-
-def locked_until(clock: VirtualClock, moment: float, holder: str = TASK_A) -> Callable[[Request], Reply]:
-    """The project as Gcore shows it: locked by ``holder`` until ``moment`` s after the start."""
-    return lambda request: ok(project(holder if clock.now < START + moment else None))
-
-
-def connect(monkeypatch: pytest.MonkeyPatch, conn_id: str, key: str = API_KEY, retries: int = 0) -> None:
-    conn = {"conn_type": "gcore", "host": BASE, "password": key, "extra": {"max_retries": retries}}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    connect(monkeypatch, CONN)
-    connect(monkeypatch, CONN_RETRYING, retries=2)
-
-
-def run(clock: VirtualClock, trigger: BaseTrigger) -> dict[str, Any]:
-    """Run a trigger to its one event in virtual time; the event as the triggerer stores it (JSON)."""
-
-    async def main() -> list[dict[str, Any]]:
-        return [event.payload async for event in trigger.run()]
-
-    [event] = run_virtual(clock, main())
-    assert json.loads(json.dumps(event)) == event
-    return event
-
-
-def watch(clock: VirtualClock, trigger: GcoreProjectUnlockedEventTrigger, seconds: float) -> list[dict[str, Any]]:
-    """Run a never-ending watch for ``seconds`` of virtual time; the events it fired meanwhile."""
-    events: list[dict[str, Any]] = []
-
-    async def consume() -> None:
-        gen: AsyncIterator[Any] = trigger.run()
-        async for event in gen:
-            events.append(event.payload)
-
-    async def main() -> None:
-        running = asyncio.ensure_future(consume())
-        await asyncio.sleep(seconds)
-        assert not running.done(), "a watch never ends by itself"
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-
-    run_virtual(clock, main())
-    return events
-
-
-def import_string(classpath: str) -> Any:
-    """What the triggerer does with a serialized classpath."""
-    module, _, name = classpath.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-def rebuilt(trigger: BaseTrigger) -> Any:
-    """The trigger as a triggerer rebuilds it from the database: classpath and JSON kwargs."""
-    classpath, kwargs = trigger.serialize()
-    return import_string(classpath)(**json.loads(json.dumps(kwargs)))
-
-
-def unlocked_trigger(deadline: float = 100, **kwargs: Any) -> GcoreProjectUnlockedTrigger:
-    kwargs.setdefault("gcore_conn_id", CONN)
-    kwargs.setdefault("poll_interval", 10)
-    return GcoreProjectUnlockedTrigger(project_id=PROJECT, deadline=START + deadline, **kwargs)
-
-
-def lock_of(event: dict[str, Any]) -> WaitOutcome[GcoreProjectLock]:
-    return WaitOutcome.from_event(event, GcoreProjectLock)
-
+from .support import (
+    API_KEY,
+    CONN,
+    CONN_RETRYING,
+    PROJECT,
+    PROJECT_PATH,
+    TASK_A,
+    TASK_A_PATH,
+    TASK_B,
+    TASK_B_PATH,
+    lock_of,
+    locked_until,
+    project,
+    rebuilt,
+    run,
+    status,
+    task,
+    unlocked_trigger,
+)
 
 # -- the project lock --------------------------------------------------------------------------------
 
@@ -438,7 +337,8 @@ def test_serialize_is_json_safe_holds_no_key_and_rebuilds_the_same_trigger(
         api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
         run(clock, trigger)  # the trigger has read its connection (and so the key) before serializing
     classpath, found = trigger.serialize()
-    assert classpath == f"airflow_provider_projects.triggers.gcore.{type(trigger).__name__}"
+    module = "gcore_events" if isinstance(trigger, GcoreProjectUnlockedEventTrigger) else "gcore"
+    assert classpath == f"airflow_provider_projects.triggers.{module}.{type(trigger).__name__}"
     assert found == kwargs
     text = json.dumps(found)
     assert API_KEY not in text
@@ -540,208 +440,3 @@ def test_a_missing_connection_is_an_error_event_that_says_how_to_fix_it(clock: V
     assert (event["status"], event["error"]["type"]) == ("error", "ConnectionSetupError")
     assert "AIRFLOW_CONN_NO_SUCH_GCORE_CONN" in event["error"]["message"]
     assert api.requests == []
-
-
-# -- the AssetWatcher trigger (edge-triggered) --------------------------------------------------------
-
-
-class FakeAssetStateStore:
-    """What the triggerer injects as ``asset_state_store`` for a watcher of one asset."""
-
-    def __init__(self, values: dict[str, Any] | None = None, broken: bool = False) -> None:
-        self.values = dict(values or {})
-        self.writes: list[tuple[str, Any]] = []
-        self.broken = broken
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        if self.broken:
-            raise ValueError("Task has 2 concrete inlets and outlets")
-        return self.values.get(key, default)
-
-    async def aset(self, key: str, value: Any) -> None:
-        self.writes.append((key, value))
-        self.values[key] = value
-
-    async def adelete(self, key: str) -> None:
-        self.writes.append((key, None))
-        self.values.pop(key, None)
-
-
-def event_trigger(**kwargs: Any) -> GcoreProjectUnlockedEventTrigger:
-    return GcoreProjectUnlockedEventTrigger(project_id=PROJECT, gcore_conn_id=CONN, poll_interval=10, **kwargs)
-
-
-def test_watch_fires_once_per_locked_to_unlocked_transition(clock: VirtualClock, api: FakeApi) -> None:
-    polls = [
-        project(None),  # unlocked at the start: no event
-        project(None),
-        project(TASK_A),
-        project(TASK_A),
-        project(None),  # -> event 1
-        project(None),  # still unlocked: nothing more
-        project(None),
-        project(TASK_B),
-        project(None),  # -> event 2
-        project(None),
-    ]
-    api.on("GET", PROJECT_PATH, *(ok(p) for p in polls))
-    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
-    api.on("GET", TASK_B_PATH, ok(task(TASK_B, "ERROR", error="boom")))
-    events = watch(clock, event_trigger(), seconds=95)  # polls at +0 ... +90
-
-    assert [(e["status"], e["lock_task"]["id"], e["lock_task"]["state"]) for e in events] == [
-        ("unlocked", TASK_A, "FINISHED"),
-        ("unlocked", TASK_B, "ERROR"),
-    ]
-    assert events[1]["lock_task"]["error"] == "boom"
-    assert (events[0]["project"], events[0]["project_id"]) == (project(None), PROJECT)
-    assert len(api.sent("GET", PROJECT_PATH)) == len(polls)
-    assert len(api.requests) == len(polls) + 2  # one task read per event
-    assert set(clock.sleeps) == {10.0}
-    assert json.loads(json.dumps(events)) == events
-
-
-def test_watch_started_on_an_unlocked_project_never_fires(clock: VirtualClock, api: FakeApi) -> None:
-    api.on("GET", PROJECT_PATH, ok(project(None)))
-    assert watch(clock, event_trigger(), seconds=205) == []
-    assert len(api.requests) == 21
-
-
-def test_watch_remembers_the_holder_in_the_asset_state_store(clock: VirtualClock, api: FakeApi) -> None:
-    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(TASK_A)), ok(project(None)))
-    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
-    trigger = event_trigger()
-    store = FakeAssetStateStore()
-    trigger.asset_state_store = store  # type: ignore[assignment]
-    events = watch(clock, trigger, seconds=25)
-
-    assert len(events) == 1
-    assert store.writes == [(trigger.state_key, TASK_A), (trigger.state_key, None)]  # written once, then cleared
-    assert trigger.state_key == f"gcore_lock_task:{CONN}:{PROJECT}"
-
-
-def test_a_lock_that_cleared_while_the_triggerer_restarted_still_fires_once(clock: VirtualClock, api: FakeApi) -> None:
-    api.on("GET", PROJECT_PATH, ok(project(None)))
-    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
-    trigger = event_trigger()
-    store = FakeAssetStateStore({trigger.state_key: TASK_A})  # the watch before the restart saw TASK_A
-    trigger.asset_state_store = store  # type: ignore[assignment]
-    events = watch(clock, trigger, seconds=25)
-
-    assert [e["lock_task"]["id"] for e in events] == [TASK_A]
-    assert store.values == {}
-    # ...and the next start (the triggerer runs the watcher again) does not fire a second time.
-    again = event_trigger()
-    again.asset_state_store = store  # type: ignore[assignment]
-    assert watch(clock, again, seconds=25) == []
-
-
-def test_an_unusable_state_store_falls_back_to_memory(clock: VirtualClock, api: FakeApi) -> None:
-    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(None)))
-    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
-    trigger = event_trigger()
-    trigger.asset_state_store = FakeAssetStateStore(broken=True)  # type: ignore[assignment]
-    assert [e["lock_task"]["id"] for e in watch(clock, trigger, seconds=15)] == [TASK_A]
-
-
-def test_watch_rides_out_errors_and_backs_off_after_fatal_ones(clock: VirtualClock, api: FakeApi) -> None:
-    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), status(503), status(401), status(401), ok(project(None)))
-    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
-    events = watch(clock, event_trigger(max_consecutive_errors=3), seconds=145)
-
-    assert [e["lock_task"]["id"] for e in events] == [TASK_A]  # the lock holder survived the errors
-    # 503 tolerated; the 401s (failures 2 and 3 in a row) back off; then the interval again.
-    assert clock.sleeps[:5] == [10.0, 10.0, 40.0, 80.0, 10.0]
-
-
-def test_watch_reads_the_connection_again_after_a_401(
-    clock: VirtualClock, api: FakeApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fixed_key = "gcore-FIXED-key-0c4e"
-
-    def answer(request: Request) -> Reply:
-        if request.headers["Authorization"] == f"APIKey {fixed_key}":
-            return ok(project(TASK_A))
-        connect(monkeypatch, CONN, key=fixed_key)  # someone fixes the connection after the first 401
-        return status(401)
-
-    api.on("GET", PROJECT_PATH, answer)
-    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "RUNNING")))
-    watch(clock, event_trigger(), seconds=35)  # polls at +0 (401, then a pause of 20 s), +20, +30
-    assert [r.headers["Authorization"] for r in api.sent("GET", PROJECT_PATH)] == [
-        f"APIKey {API_KEY}",
-        f"APIKey {fixed_key}",
-        f"APIKey {fixed_key}",
-    ]
-
-
-def test_event_trigger_is_an_asset_watcher_trigger() -> None:
-    from airflow.sdk import Asset, AssetWatcher
-
-    trigger = event_trigger()
-    assert isinstance(trigger, BaseEventTrigger)
-    asset = Asset("gcore_project_2_unlocked", watchers=[AssetWatcher(name="gcore_2", trigger=trigger)])
-    assert asset.watchers[0].trigger is trigger
-    classpath, kwargs = trigger.serialize()
-    assert BaseEventTrigger.hash(classpath, kwargs) == BaseEventTrigger.hash(*event_trigger().serialize())
-    assert BaseEventTrigger.hash(classpath, kwargs) != BaseEventTrigger.hash(
-        *GcoreProjectUnlockedEventTrigger(project_id=3, gcore_conn_id=CONN, poll_interval=10).serialize()
-    )
-
-
-# -- one connection read for many waits ------------------------------------------------------------
-
-
-def counting_connection_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every ``BaseHook.aget_connection`` call, by connection id."""
-    from airflow.sdk import BaseHook
-
-    reads: list[str] = []
-    original = BaseHook.aget_connection
-
-    async def aget_connection(conn_id: str) -> Any:
-        reads.append(conn_id)
-        return await original(conn_id)
-
-    monkeypatch.setattr(BaseHook, "aget_connection", staticmethod(aget_connection))
-    return reads
-
-
-def test_waits_starting_together_read_their_connection_once(
-    clock: VirtualClock, api: FakeApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    reads = counting_connection_reads(monkeypatch)
-    api.on("GET", PROJECT_PATH, ok(project(None)))
-
-    async def main() -> list[dict[str, Any]]:
-        async def one(trigger: BaseTrigger) -> dict[str, Any]:
-            [event] = [e.payload async for e in trigger.run()]
-            return event  # type: ignore[no-any-return]
-
-        return list(await asyncio.gather(*(one(unlocked_trigger()) for _ in range(50))))
-
-    events = run_virtual(clock, main())
-    assert {e["status"] for e in events} == {"done"}
-    assert reads == [CONN]
-
-
-def test_a_refused_key_makes_the_next_wait_read_the_connection_again(
-    clock: VirtualClock, api: FakeApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    reads = counting_connection_reads(monkeypatch)
-    api.on(
-        "GET",
-        PROJECT_PATH,
-        Reply(401, {"exception_class": "NotAuthenticated", "message": "bad key"}),
-        ok(project(None)),
-    )
-
-    async def main() -> list[str]:
-        statuses = []
-        for _ in range(2):  # the key is fixed between the two waits
-            [event] = [e.payload async for e in unlocked_trigger().run()]
-            statuses.append(event["status"])
-        return statuses
-
-    assert run_virtual(clock, main()) == ["error", "done"]
-    assert reads == [CONN, CONN]

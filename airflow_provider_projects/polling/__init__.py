@@ -1,0 +1,1 @@
+"""The one async wait driver of the triggerer: polls shared by waits and watches (``driver.py``)."""
