@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from airflow_provider_projects import _clock
 from airflow_provider_projects.state_stores import TryRecord
 
 GUARD_KEY: Final = "airflow_provider_projects.pending_write"
@@ -58,7 +59,7 @@ class WriteGuard:
 
     def begin(self, *, desired: dict[str, Any], before: dict[str, Any] | None) -> None:
         """Record the write about to be sent (and the state it starts from, when known)."""
-        started = datetime.now(tz=UTC).isoformat()
+        started = datetime.fromtimestamp(_clock.now(), tz=UTC).isoformat()
         self._record.write({"desired": desired, "before": before, "started_at": started}, retention=RETENTION)
 
     def finish(self) -> None:

@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_projects import validation
+from airflow_provider_projects._tasks import HookOwner, checked_literal, checked_unless_template, is_template
 from airflow_provider_projects.links import GcaiProjectLink
-from airflow_provider_projects.operators._common import (
-    checked_literal,
-    checked_unless_template,
-    describe_change,
-    is_template,
-)
+from airflow_provider_projects.operators._common import describe_change
 from airflow_provider_projects.unset import NOT_SET, NotSet
 
 if TYPE_CHECKING:
@@ -27,7 +23,7 @@ if TYPE_CHECKING:
 _FIELDS = ("name", "description", "custom_instructions")
 
 
-class GcaiUpdateProjectOperator(BaseOperator):
+class GcaiUpdateProjectOperator(HookOwner["GcaiHook"], BaseOperator):
     """Update a GC AI project: fields not given stay as they are; ``None`` clears a field.
 
     **Omitted is not None.** GC AI's PATCH changes only the fields it receives, so::
@@ -81,37 +77,45 @@ class GcaiUpdateProjectOperator(BaseOperator):
     def _changes(self) -> dict[str, Any]:
         return {field: getattr(self, field) for field in _FIELDS}
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_projects.errors import ConcurrentChangeError
+    def make_hook(self) -> GcaiHook:
         from airflow_provider_projects.hooks.gcai import GcaiHook
-        from airflow_provider_projects.operators._write_guard import WriteGuard
 
+        return GcaiHook(self.gcai_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
         project_id = validation.gcai_project_id(self.project_id)
         body = validation.gcai_update_body(**self._changes())
-        hook: GcaiHook = GcaiHook(self.gcai_conn_id)
-        guard = WriteGuard(context)
         try:
-            earlier = guard.earlier_write()
-            if earlier is not None and earlier.desired == body:
-                try:
-                    settled = self._settle_earlier_write(hook, project_id, body, earlier)
-                except ConcurrentChangeError:
-                    guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
-                    raise
-                if settled is not None:
-                    guard.finish()
-                    return settled
-            guard.begin(desired=body, before=None)
-            project = hook.patch_project(project_id, body).to_xcom()
-            guard.finish()
+            project = self._update(context, project_id, body)
         finally:
-            hook.close()  # the keep-alive session is not reused after this one call
+            self.close_hook()
         sent = tuple(body)
         kept = [field for field in _FIELDS if field not in body]
         summary = describe_change(None, project, sent)
         if kept:
             summary += f"; {', '.join(kept)} left as they were"
         self.log.info("GC AI project %s: %s", project_id, summary)
+        return project
+
+    def _update(self, context: Context, project_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Send the PATCH once, unless an earlier try of this task already applied it."""
+        from airflow_provider_projects.errors import ConcurrentChangeError
+        from airflow_provider_projects.operators._write_guard import WriteGuard
+
+        guard = WriteGuard(context)
+        earlier = guard.earlier_write()
+        if earlier is not None and earlier.desired == body:
+            try:
+                settled = self._settle_earlier_write(self.hook, project_id, body, earlier)
+            except ConcurrentChangeError:
+                guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
+                raise
+            if settled is not None:
+                guard.finish()
+                return settled
+        guard.begin(desired=body, before=None)
+        project = self.hook.patch_project(project_id, body).to_xcom()
+        guard.finish()
         return project
 
     def _settle_earlier_write(

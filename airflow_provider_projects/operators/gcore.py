@@ -13,25 +13,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_projects import _clock, defaults, validation
+from airflow_provider_projects._tasks import HookOwner, checked_literal, checked_unless_template, default_deferrable
 from airflow_provider_projects.links import GcoreProjectLink
-from airflow_provider_projects.operators._common import (
-    checked_literal,
-    checked_unless_template,
-    default_deferrable,
-    describe_change,
-)
+from airflow_provider_projects.operators._common import describe_change
 
 if TYPE_CHECKING:
     from airflow_provider_projects.errors import ConcurrentChangeError
     from airflow_provider_projects.hooks.gcore import GcoreHook, ReplaceMethod
-    from airflow_provider_projects.models.gcore import GcoreTask
-    from airflow_provider_projects.operators._write_guard import EarlierWrite
+    from airflow_provider_projects.models.gcore import GcoreProject, GcoreTask
+    from airflow_provider_projects.operators._write_guard import EarlierWrite, WriteGuard
     from airflow_provider_projects.waiting import WaitOutcome
 
 Replacement = dict[str, str | None]
 
 
-class GcoreReplaceProjectOperator(BaseOperator):
+class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
     """Replace a Gcore Cloud project's ``name`` and ``description``.
 
     A replace sets both fields: a ``description`` not given (``None``) is cleared. It is sent by
@@ -53,7 +49,6 @@ class GcoreReplaceProjectOperator(BaseOperator):
     :param gcore_conn_id: the ``gcore`` connection.
     :param method: ``"auto"`` (PUT, then PATCH on 405; remembered per process and connection),
         ``"PUT"`` (never falls back) or ``"PATCH"`` (never tries PUT).
-    :param use_patch: deprecated alias: ``True`` is ``method="PATCH"``.
     :param poll_interval: seconds between task polls while waiting for a lock (default 10).
     :param lock_timeout: seconds the whole lock wait may take (default 1800).
     :param check_lock: read the project before writing and wait for its lock (default True).
@@ -75,7 +70,6 @@ class GcoreReplaceProjectOperator(BaseOperator):
         description: str | None = None,
         gcore_conn_id: str = "gcore_default",
         method: ReplaceMethod = "auto",
-        use_patch: bool | None = None,
         poll_interval: float = defaults.POLL_INTERVAL,
         lock_timeout: float = defaults.LOCK_TIMEOUT,
         check_lock: bool = True,
@@ -89,27 +83,24 @@ class GcoreReplaceProjectOperator(BaseOperator):
         self.name = checked_unless_template(task, validation.gcore_name, name)
         self.description = checked_unless_template(task, validation.gcore_description, description)
         self.gcore_conn_id = gcore_conn_id
-        if use_patch is not None:
-            method = _method_for_use_patch(use_patch, method)
         self.method = checked_literal(task, validation.gcore_replace_method, method)
         self.poll_interval = checked_literal(task, validation.positive_seconds, poll_interval, "poll_interval")
         self.lock_timeout = checked_literal(task, validation.positive_seconds, lock_timeout, "lock_timeout")
         self.check_lock = check_lock
         self.fail_on_lock_error = fail_on_lock_error
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self._hook: GcoreHook | None = None
 
-    @property
-    def hook(self) -> GcoreHook:
-        if self._hook is None:
-            from airflow_provider_projects.hooks.gcore import GcoreHook
+    def make_hook(self) -> GcoreHook:
+        from airflow_provider_projects.hooks.gcore import GcoreHook
 
-            self._hook = GcoreHook(self.gcore_conn_id)
-        return self._hook
+        return GcoreHook(self.gcore_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         project_id, desired = self._rendered()
-        return self._replace(context, project_id, desired, deadline=_clock.now() + self.lock_timeout, ended=set())
+        try:
+            return self._replace(context, project_id, desired, deadline=_clock.now() + self.lock_timeout, ended=set())
+        finally:
+            self.close_hook()
 
     def execute_complete(
         self, context: Context, event: dict[str, Any], deadline: float | None = None
@@ -129,7 +120,10 @@ class GcoreReplaceProjectOperator(BaseOperator):
             carried = event.get("deadline")
             deadline = float(carried) if isinstance(carried, int | float) else _clock.now() + self.lock_timeout
         ended = {outcome.value.id} if outcome.value is not None else set()
-        return self._replace(context, project_id, desired, deadline=deadline, ended=ended)
+        try:
+            return self._replace(context, project_id, desired, deadline=deadline, ended=ended)
+        finally:
+            self.close_hook()
 
     def _rendered(self) -> tuple[int, Replacement]:
         """The rendered fields, checked (templates render after construction)."""
@@ -154,20 +148,9 @@ class GcoreReplaceProjectOperator(BaseOperator):
                 self.log.info("Gcore project %s is locked by task %s; waiting", project_id, before.task_id)
                 self._wait_for(before.task_id, project_id, deadline, ended)
                 continue
-            current = _replacement(before.name, before.description) if before is not None else None
-            if current == _replacement(str(desired["name"]), desired["description"]):
-                assert before is not None
-                self.log.info("Gcore project %s already has this name and description; nothing sent", project_id)
-                guard.finish()
-                return before.to_xcom()
-            if (
-                earlier is not None
-                and current is not None
-                and (refusal := _changed_since(project_id, earlier, desired, current))
-            ):
-                guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
-                raise refusal
-            guard.begin(desired=desired, before=current)
+            settled = self._settled(project_id, before, desired, earlier, guard)
+            if settled is not None:
+                return settled
             try:
                 after = self.hook.replace_project(project_id, **desired, method=self.method)  # type: ignore[arg-type]
             except LockConflictError as conflict:
@@ -180,6 +163,30 @@ class GcoreReplaceProjectOperator(BaseOperator):
             old = before.to_xcom() if before is not None else None
             self.log.info("Gcore project %s: %s", project_id, describe_change(old, result, ("name", "description")))
             return result
+
+    def _settled(
+        self,
+        project_id: int,
+        before: GcoreProject | None,
+        desired: Replacement,
+        earlier: EarlierWrite | None,
+        guard: WriteGuard,
+    ) -> dict[str, Any] | None:
+        """Nothing to send (the project as XCom), a refusal, or ``None`` with the write recorded in ``guard``."""
+        current = _replacement(before.name, before.description) if before is not None else None
+        if before is not None and current == _replacement(str(desired["name"]), desired["description"]):
+            self.log.info("Gcore project %s already has this name and description; nothing sent", project_id)
+            guard.finish()
+            return before.to_xcom()
+        if (
+            earlier is not None
+            and current is not None
+            and (refusal := _changed_since(project_id, earlier, desired, current))
+        ):
+            guard.finish()  # the refusal is final; a deliberate re-run (clear) then applies the change
+            raise refusal
+        guard.begin(desired=desired, before=current)
+        return None
 
     def _wait_for(self, holder: str, project_id: int, deadline: float, ended: set[str]) -> None:
         """Wait until the task holding the lock ends, within the deadline: here, or in the triggerer.
@@ -245,21 +252,6 @@ class GcoreReplaceProjectOperator(BaseOperator):
             if self.fail_on_lock_error:
                 raise GcoreTaskFailedError(message, task_id=task.id, task_error=task.error)
             self.log.warning("%s; the lock is gone, so the replace goes ahead", message)
-
-
-def _method_for_use_patch(use_patch: bool, method: ReplaceMethod) -> ReplaceMethod:
-    """The deprecated ``use_patch`` as a ``method``, with a warning pointing at the DAG line."""
-    import warnings
-
-    from airflow.exceptions import AirflowProviderDeprecationWarning
-
-    warnings.warn(
-        "GcoreReplaceProjectOperator(use_patch=...) is deprecated: method='auto' (the default) already "
-        "falls back to PATCH where PUT is gone; use method='PATCH' to always send PATCH.",
-        AirflowProviderDeprecationWarning,
-        stacklevel=4,  # past this helper, __init__ and BaseOperator's apply_defaults wrapper
-    )
-    return "PATCH" if use_patch else method
 
 
 def _replacement(name: str, description: str | None) -> Replacement:

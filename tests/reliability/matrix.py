@@ -376,15 +376,15 @@ REPLACE = [
     ),
     scenario(
         _R,
-        "405-use-patch",
+        "405-method-patch",
         "success",
         2,
         1,
         1,
         0,
-        fault_text="PUT removed upstream, use_patch=True",
+        fault_text="PUT removed upstream, method='PATCH'",
         setup=(current_edition,),
-        kwargs={"use_patch": True},
+        kwargs={"method": "PATCH"},
     ),
     scenario(
         _R,

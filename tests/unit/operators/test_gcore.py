@@ -9,13 +9,11 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from fakes import START, FakeApi, Reply, VirtualClock, body_of, ok, run_virtual
@@ -255,28 +253,6 @@ def test_method_put_never_falls_back(api: FakeApi) -> None:
     assert "PATCH /cloud/v1/projects/{project_id}" in str(caught.value)
     assert "method='PATCH'" in str(caught.value)
     assert isinstance(caught.value, AirflowFailException)
-
-
-@pytest.mark.parametrize(("use_patch", "method"), [(True, "PATCH"), (False, "auto")])
-def test_use_patch_is_a_deprecated_alias(api: FakeApi, use_patch: bool, method: str) -> None:
-    api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on(method if method == "PATCH" else "PUT", PROJECT_PATH, ok(NEW))
-
-    with pytest.warns(AirflowProviderDeprecationWarning, match="use_patch") as warned:
-        op = make_op(use_patch=use_patch)
-    assert len(warned) == 1
-    assert "method='PATCH'" in str(warned[0].message)
-    assert warned[0].filename == __file__  # points at the DAG line that used it
-    assert op.method == method
-
-    assert op.execute({}) == NEW
-    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH" if use_patch else "PUT", PROJECT_PATH)]
-
-
-def test_no_deprecation_warning_without_use_patch() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", AirflowProviderDeprecationWarning)
-        assert make_op(method="PATCH").method == "PATCH"
 
 
 def test_check_lock_false_writes_without_reading_first(api: FakeApi) -> None:

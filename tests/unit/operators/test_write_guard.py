@@ -123,7 +123,7 @@ def methods(api: FakeApi) -> list[str]:
 # -- the guard itself -----------------------------------------------------------------------------
 
 
-def test_begin_records_the_write_stamped_with_the_try_and_finish_forgets_it() -> None:
+def test_begin_records_the_write_stamped_with_the_try_and_finish_forgets_it(clock: VirtualClock) -> None:
     store = FakeStore()
     guard = WriteGuard(context(store, try_number=3))
 
@@ -134,8 +134,7 @@ def test_begin_records_the_write_stamped_with_the_try_and_finish_forgets_it() ->
     assert record["value"]["desired"] == DESIRED
     assert record["value"]["before"] == BEFORE
     started = datetime.fromisoformat(record["value"]["started_at"])
-    assert started.tzinfo is not None
-    assert abs((datetime.now(tz=UTC) - started).total_seconds()) < 60
+    assert started == datetime.fromtimestamp(clock.now, tz=UTC)  # the time of _clock, with its zone
     assert store.options == [{"retention": RETENTION}]
     assert guard.earlier_write() is None  # its own record is not an earlier crash
 

@@ -28,7 +28,8 @@ from airflow_provider_projects.errors import (
     ServerError,
 )
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
-from airflow_provider_projects.sensors.gcore import STATE_KEY, GcoreProjectUnlockedSensor, GcoreTaskSensor
+from airflow_provider_projects.sensors._base import STATE_KEY
+from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
 from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger
 from airflow_provider_projects.waiting import WaitOutcome
 
