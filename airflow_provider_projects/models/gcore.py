@@ -75,3 +75,10 @@ class GcoreProjectLock(ApiModel):
         if self.holder is not None and self.holder.id == self.project.task_id:
             return f"locked by {self.holder.summary()}"
         return f"locked by task {self.project.task_id}"
+
+
+class GcoreProjectsPage(ApiModel):
+    """``ListProjectsSerializer``: one page of ``GET /cloud/v1/projects`` and the count of all of them."""
+
+    count: int
+    results: list[GcoreProject]

@@ -7,27 +7,26 @@ the hook, the HTTP stack and the trigger load when the task runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from airflow_provider_projects import _clock, defaults, validation
-from airflow_provider_projects._tasks import HookOwner, checked_literal, checked_unless_template, default_deferrable
+from airflow_provider_projects._tasks import checked_literal, checked_unless_template, default_deferrable
 from airflow_provider_projects.links import GcoreProjectLink
 from airflow_provider_projects.operators._common import describe_change
+from airflow_provider_projects.operators._lock_wait import LockAwareOperator
 
 if TYPE_CHECKING:
     from airflow_provider_projects.errors import ConcurrentChangeError
-    from airflow_provider_projects.hooks.gcore import GcoreHook, ReplaceMethod
-    from airflow_provider_projects.models.gcore import GcoreProject, GcoreTask
+    from airflow_provider_projects.hooks.gcore import ReplaceMethod
+    from airflow_provider_projects.models.gcore import GcoreProject
     from airflow_provider_projects.operators._write_guard import EarlierWrite, WriteGuard
-    from airflow_provider_projects.waiting import WaitOutcome
 
 Replacement = dict[str, str | None]
 
 
-class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
+class GcoreReplaceProjectOperator(LockAwareOperator):
     """Replace a Gcore Cloud project's ``name`` and ``description``.
 
     A replace sets both fields: a ``description`` not given (``None``) is cleared. It is sent by
@@ -36,9 +35,10 @@ class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
     ``""``, since its spec types the field as a plain string.
 
     The operator is lock-aware: it reads the project first and, while a Gcore task holds a lock on
-    it (``task_id`` set), waits for that task to end (``FINISHED`` or ``ERROR``) before writing. If
-    the write still answers 409 (a lock taken in between), it waits for the task named in the
-    error and writes again, all within ``lock_timeout``. A project that already has this name and
+    it (``task_id`` set), waits for the lock to clear before writing (on the worker it polls the
+    task until it ends; deferrable, the triggerer waits for the project to be unlocked). If the
+    write still answers 409 (a lock taken in between), it waits for the task named in the error
+    and writes again, all within ``lock_timeout``. A project that already has this name and
     description is left alone (no write), which also makes an Airflow retry after a crash safe.
 
     Returns the resulting project as a dict with the API's field names (XCom ``return_value``).
@@ -49,7 +49,7 @@ class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
     :param gcore_conn_id: the ``gcore`` connection.
     :param method: ``"auto"`` (PUT, then PATCH on 405; remembered per process and connection),
         ``"PUT"`` (never falls back) or ``"PATCH"`` (never tries PUT).
-    :param poll_interval: seconds between task polls while waiting for a lock (default 10).
+    :param poll_interval: seconds between polls while waiting for a lock (default 10).
     :param lock_timeout: seconds the whole lock wait may take (default 1800).
     :param check_lock: read the project before writing and wait for its lock (default True).
     :param fail_on_lock_error: fail when the task that held the lock ended in ``ERROR``
@@ -90,11 +90,6 @@ class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
         self.fail_on_lock_error = fail_on_lock_error
         self.deferrable = default_deferrable() if deferrable is None else deferrable
 
-    def make_hook(self) -> GcoreHook:
-        from airflow_provider_projects.hooks.gcore import GcoreHook
-
-        return GcoreHook(self.gcore_conn_id)
-
     def execute(self, context: Context) -> dict[str, Any]:
         project_id, desired = self._rendered()
         try:
@@ -110,16 +105,11 @@ class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
         ``deadline`` comes back from the deferral's kwargs and, as a fallback, in the event itself:
         ``dag.test()`` (Airflow 3.3) resumes with the event alone, dropping the kwargs.
         """
-        from airflow_provider_projects.models.gcore import GcoreTask
-        from airflow_provider_projects.waiting import WaitOutcome
-
         project_id, desired = self._rendered()
-        outcome = WaitOutcome.from_event(event, GcoreTask)
-        self._accept_wait(outcome, project_id)
+        ended = self.resumed(event, project_id)
         if deadline is None:
             carried = event.get("deadline")
             deadline = float(carried) if isinstance(carried, int | float) else _clock.now() + self.lock_timeout
-        ended = {outcome.value.id} if outcome.value is not None else set()
         try:
             return self._replace(context, project_id, desired, deadline=deadline, ended=ended)
         finally:
@@ -146,7 +136,7 @@ class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
             before = self.hook.get_project(project_id) if self.check_lock else None
             if before is not None and before.task_id is not None:
                 self.log.info("Gcore project %s is locked by task %s; waiting", project_id, before.task_id)
-                self._wait_for(before.task_id, project_id, deadline, ended)
+                self.wait_for_lock(before.task_id, project_id, deadline, ended)
                 continue
             settled = self._settled(project_id, before, desired, earlier, guard)
             if settled is not None:
@@ -156,7 +146,7 @@ class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
             except LockConflictError as conflict:
                 assert conflict.task_id is not None  # the dialect raises LockConflictError only with a holder
                 self.log.info("Gcore project %s was locked meanwhile (task %s); waiting", project_id, conflict.task_id)
-                self._wait_for(conflict.task_id, project_id, deadline, ended)
+                self.wait_for_lock(conflict.task_id, project_id, deadline, ended)
                 continue
             guard.finish()
             result = after.to_xcom()
@@ -187,71 +177,6 @@ class GcoreReplaceProjectOperator(HookOwner["GcoreHook"], BaseOperator):
             raise refusal
         guard.begin(desired=desired, before=current)
         return None
-
-    def _wait_for(self, holder: str, project_id: int, deadline: float, ended: set[str]) -> None:
-        """Wait until the task holding the lock ends, within the deadline: here, or in the triggerer.
-
-        A holder in ``ended`` was already seen to end, yet the project is still reported locked by
-        it: there is nothing to poll, so the wait pauses ``poll_interval`` before the next read or
-        write instead of repeating them back to back until ``lock_timeout``.
-        """
-        from airflow_provider_projects.errors import LockWaitTimeoutError
-
-        remaining = deadline - _clock.now()
-        if remaining <= 0:
-            raise LockWaitTimeoutError(
-                f"Gcore project {project_id} is still locked by task {holder} after lock_timeout "
-                f"{self.lock_timeout:.0f} s; nothing was written"
-            )
-        if holder in ended:
-            self.log.info("Gcore task %s has ended but the lock is still reported; pausing", holder)
-            _clock.sleep(min(self.poll_interval, remaining))
-            return
-        if self.deferrable:
-            self._defer_wait(holder, deadline, remaining)
-        outcome = self.hook.wait_for_task(holder, deadline=deadline, poll_interval=self.poll_interval)
-        self._accept_wait(outcome, project_id)
-        ended.add(holder)
-
-    def _defer_wait(self, holder: str, deadline: float, remaining: float) -> None:
-        from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
-
-        self.log.info("Deferring: the triggerer polls Gcore task %s every %.0f s", holder, self.poll_interval)
-        self.defer(
-            trigger=GcoreTaskTrigger(
-                gcore_task_id=holder,
-                deadline=deadline,
-                gcore_conn_id=self.gcore_conn_id,
-                poll_interval=self.poll_interval,
-            ),
-            method_name="execute_complete",
-            kwargs={"deadline": deadline},
-            timeout=timedelta(seconds=remaining + defaults.DEFER_MARGIN),
-        )
-
-    def _accept_wait(self, outcome: WaitOutcome[GcoreTask], project_id: int) -> None:
-        """Raise for a wait that timed out or failed; report a lock holder that ended in ERROR."""
-        from airflow_provider_projects.errors import GcoreTaskFailedError, LockWaitTimeoutError
-
-        if outcome.status == "timeout":
-            holder = outcome.last_seen.summary() if outcome.last_seen is not None else "the lock holder (never read)"
-            raise LockWaitTimeoutError(
-                f"Gcore project {project_id} stayed locked past lock_timeout {self.lock_timeout:.0f} s: {holder}, "
-                f"seen holding the lock for {outcome.waited:.0f} s over {outcome.polls} poll(s); nothing was written. "
-                "Raise lock_timeout, or look into that task in Gcore."
-            )
-        if outcome.status == "error":
-            assert outcome.error is not None
-            raise outcome.error
-        task = outcome.value
-        if task is not None and task.failed:
-            message = (
-                f"The task that locked Gcore project {project_id} ({task.task_type} {task.id}) "
-                f"ended in ERROR: {task.error}"
-            )
-            if self.fail_on_lock_error:
-                raise GcoreTaskFailedError(message, task_id=task.id, task_error=task.error)
-            self.log.warning("%s; the lock is gone, so the replace goes ahead", message)
 
 
 def _replacement(name: str, description: str | None) -> Replacement:

@@ -31,8 +31,7 @@ from airflow_provider_projects import _clock
 from airflow_provider_projects._loop_local import LoopLocal
 from airflow_provider_projects.errors import ProjectsApiError
 from airflow_provider_projects.models.base import ApiModel
-from airflow_provider_projects.polling.listeners import WaitListener
-from airflow_provider_projects.waiting import Wait, WaitOutcome, retry_pause
+from airflow_provider_projects.waiting import retry_pause
 
 M = TypeVar("M", bound=ApiModel)
 
@@ -228,12 +227,3 @@ class joined:  # lower case: it reads as a function, ``async with joined(...)``
     async def __aexit__(self, *exc_info: object) -> None:
         if self._poll is not None:
             self._poll.detach(self._listener)
-
-
-async def wait_on(
-    key: Hashable, make_source: Callable[[], Source], wait: Wait[M], subject: Hashable, log: Any
-) -> WaitOutcome[M]:
-    """Wait on ``subject`` of the source ``key`` names until ``wait`` ends; its :class:`WaitOutcome`."""
-    listener = WaitListener(wait, subject, log)
-    async with joined(key, make_source, listener):
-        return await listener.done

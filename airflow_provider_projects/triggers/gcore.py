@@ -12,6 +12,7 @@ The event-driven watch for an ``AssetWatcher`` is in ``gcore_events.py``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -19,15 +20,19 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_projects import _clock, defaults, validation
 from airflow_provider_projects.errors import AuthenticationError, ConnectionSetupError, ProjectsApiError
-from airflow_provider_projects.hooks.gcore import GcoreHook, project_path, task_path, task_wait
+from airflow_provider_projects.hooks.gcore import GcoreHook, task_path, task_wait
 from airflow_provider_projects.models.base import ApiModel
 from airflow_provider_projects.models.gcore import GcoreProjectLock
-from airflow_provider_projects.polling.driver import Source, wait_on
+from airflow_provider_projects.polling.driver import Listener, joined
+from airflow_provider_projects.polling.listeners import WaitListener
 from airflow_provider_projects.triggers._hooks import forget_hook, trigger_hook
-from airflow_provider_projects.triggers._sources import ProjectLockSource, TaskSource, task_or_none
+from airflow_provider_projects.triggers._project_locks import joined_account
+from airflow_provider_projects.triggers._sources import TaskSource, task_or_none
 from airflow_provider_projects.waiting import PollTolerance, Wait, WaitOutcome
 
 M = TypeVar("M", bound=ApiModel)
+#: How a wait joins the poll that serves it: given the connection's fingerprint and its listener.
+Join = Callable[[Hashable, Listener], AbstractAsyncContextManager[None]]
 
 
 class GcoreWaitTrigger(BaseTrigger):
@@ -83,17 +88,17 @@ class GcoreWaitTrigger(BaseTrigger):
     def _tolerance(self) -> PollTolerance:
         return PollTolerance(self.max_consecutive_errors, failures=self.failed_polls, log=self.log)
 
-    async def _wait(
-        self, hook: GcoreHook, path: str, subject: Hashable, make_source: Callable[[], Source], wait: Wait[M]
-    ) -> WaitOutcome[M]:
-        """Join the poll of ``path`` (or start it with ``make_source()``) and wait for the outcome."""
+    async def _wait(self, hook: GcoreHook, wait: Wait[M], subject: Hashable, join: Join) -> WaitOutcome[M]:
+        """Read the connection, then ``join`` the poll that serves ``subject`` and wait for the outcome."""
         try:
             settings = await hook.asettings()
         except ProjectsApiError as error:  # a missing or malformed connection ends the wait, typed
             return WaitOutcome("error", error=error)
         if self.first_poll_at is not None and (delay := min(self.first_poll_at, self.deadline) - _clock.now()) > 0:
             await _clock.asleep(delay)
-        return await wait_on((settings.fingerprint(), path), make_source, wait, subject, self.log)
+        listener = WaitListener(wait, subject, self.log)
+        async with join(settings.fingerprint(), listener):
+            return await listener.done
 
     def _event(self, outcome: WaitOutcome[Any]) -> TriggerEvent:
         if isinstance(outcome.error, AuthenticationError | ConnectionSetupError):
@@ -130,8 +135,12 @@ class GcoreTaskTrigger(GcoreWaitTrigger):
             max_consecutive_errors=self.max_consecutive_errors,
             log=self.log,
         )
-        outcome = await self._wait(hook, task_path(task_id), task_id, lambda: TaskSource(hook, task_id), wait)
-        yield self._event(outcome)
+        path = task_path(task_id)
+
+        def join(fingerprint: Hashable, listener: Listener) -> AbstractAsyncContextManager[None]:
+            return joined((fingerprint, path), lambda: TaskSource(hook, task_id), listener)
+
+        yield self._event(await self._wait(hook, wait, task_id, join))
 
 
 class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
@@ -139,23 +148,28 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
 
     The event's value is a :class:`GcoreProjectLock`: the unlocked project and the task that held
     the lock, read once more when the lock cleared so that its ``state`` says whether it ended in
-    ``ERROR``.
+    ``ERROR`` (``None`` with ``read_holder=False``, or if it could not be read). Waits on projects
+    of one account share the account's polls (``_project_locks.py``): a poll per project, or pages
+    of the projects list where those cost fewer requests.
 
     :param project_id: the Gcore project id.
     :param lock_task_id: the lock holder seen before deferring.
+    :param read_holder: read the task that held the lock once it clears (one GET per wait).
     """
 
-    def __init__(self, *, project_id: int, lock_task_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, project_id: int, lock_task_id: str | None = None, read_holder: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.project_id = int(project_id)
         self.lock_task_id = lock_task_id
+        self.read_holder = bool(read_holder)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return f"{type(self).__module__}.{type(self).__qualname__}", {
-            "project_id": self.project_id,
-            "lock_task_id": self.lock_task_id,
-            **self._common_kwargs(),
-        }
+        kwargs: dict[str, Any] = {"project_id": self.project_id, "lock_task_id": self.lock_task_id}
+        if not self.read_holder:  # only when set: kwargs serialized before it existed stay as they were
+            kwargs["read_holder"] = False
+        return f"{type(self).__module__}.{type(self).__qualname__}", {**kwargs, **self._common_kwargs()}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = trigger_hook(self.gcore_conn_id)
@@ -168,12 +182,18 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
             tolerance=self._tolerance(),
         )
 
-        def make_source() -> Source:
-            return ProjectLockSource(hook, project_id, self.lock_task_id)
+        def join(fingerprint: Hashable, listener: Listener) -> AbstractAsyncContextManager[None]:
+            return joined_account(
+                hook, fingerprint, project_id, listener, holder_id=self.lock_task_id, read_holder=self.read_holder
+            )
 
-        outcome = await self._wait(hook, project_path(project_id), project_id, make_source, wait)
-        if outcome.value is not None and outcome.value.holder is None and self.lock_task_id is not None:
-            # The shared poll never saw a holder, but this wait's sensor did before deferring.
-            holder = await task_or_none(hook, self.lock_task_id)
+        outcome = await self._wait(hook, wait, project_id, join)
+        holder_id = self.lock_task_id
+        if outcome.last_seen is not None and outcome.last_seen.project.task_id is not None:
+            holder_id = outcome.last_seen.project.task_id
+        if self.read_holder and outcome.value is not None and outcome.value.holder is None and holder_id is not None:
+            # The poll did not read the holder (a page of the list holds projects, not tasks), or never
+            # saw one while this wait's sensor did before deferring: read it once, now.
+            holder = await task_or_none(hook, holder_id)
             outcome = replace(outcome, value=outcome.value.model_copy(update={"holder": holder}))
         yield self._event(outcome)

@@ -17,13 +17,12 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_projects import _clock, defaults, validation
 from airflow_provider_projects.errors import ProjectsApiError
-from airflow_provider_projects.hooks.gcore import project_path
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
-from airflow_provider_projects.polling.driver import joined
 from airflow_provider_projects.polling.listeners import WatchListener
 from airflow_provider_projects.state_stores import StateStore
 from airflow_provider_projects.triggers._hooks import forget_hook, trigger_hook
-from airflow_provider_projects.triggers._sources import ProjectLockSource, task_or_none
+from airflow_provider_projects.triggers._project_locks import joined_account
+from airflow_provider_projects.triggers._sources import task_or_none
 from airflow_provider_projects.waiting import TRANSIENT_ERRORS, PollTolerance
 
 
@@ -172,8 +171,7 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
             watch.observe(error)
             return
         listener = WatchListener(watch, self.project_id)
-        key = (settings.fingerprint(), project_path(self.project_id))
-        async with joined(key, lambda: ProjectLockSource(hook, self.project_id), listener):
+        async with joined_account(hook, settings.fingerprint(), self.project_id, listener, holder_id=watch.holder):
             while (notice := await listener.next_notice()).kind != "refused":
                 yield notice
 

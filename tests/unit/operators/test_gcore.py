@@ -34,9 +34,9 @@ from airflow_provider_projects.errors import (
     ServerError,
 )
 from airflow_provider_projects.hooks import gcore
-from airflow_provider_projects.models.gcore import GcoreTask
+from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
-from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
+from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger
 from airflow_provider_projects.waiting import WaitOutcome
 
 BASE = "https://api.gcore.test"
@@ -96,9 +96,21 @@ def lock_409(task_id: str = TASK_ID) -> Reply:
 
 
 def done_event(state: str = "FINISHED", error: str | None = None, **extra: Any) -> dict[str, Any]:
-    """What GcoreTaskTrigger yields when the lock holder ended."""
+    """What GcoreTaskTrigger yields when the lock holder ended (a trigger deferred by an earlier version)."""
     value = GcoreTask.model_validate(task(state, error))
     return {**WaitOutcome("done", value=value, polls=3, waited=10.0).to_event(), **extra}
+
+
+def unlocked_event(state: str | None = None, error: str | None = None, **extra: Any) -> dict[str, Any]:
+    """What GcoreProjectUnlockedTrigger yields when the lock cleared; the holder only if it was read."""
+    holder = GcoreTask.model_validate(task(state, error)) if state is not None else None
+    value = GcoreProjectLock(project=GcoreProject.model_validate(OLD), holder=holder)
+    last_seen = GcoreProjectLock(project=GcoreProject.model_validate({**OLD, "task_id": TASK_ID}))
+    return {**WaitOutcome("done", value=value, last_seen=last_seen, polls=3, waited=10.0).to_event(), **extra}
+
+
+#: Both events a resumed replace may get: from the trigger it defers to now, and from an earlier version's.
+RESUMING_EVENTS = [pytest.param(unlocked_event, id="project-unlocked"), pytest.param(done_event, id="task-ended")]
 
 
 #: A regression into a loop without pauses must fail the test, not hang it: these caps end it.
@@ -754,13 +766,17 @@ def test_deferrable_defaults_to_the_airflow_setting(
     assert explicit.deferrable is not expected
 
 
-def assert_defers_on(deferred: TaskDeferred, holder: str, deadline: float, remaining: float) -> None:
+def assert_defers_on(
+    deferred: TaskDeferred, holder: str, deadline: float, remaining: float, read_holder: bool = False
+) -> None:
     trigger = deferred.trigger
-    assert isinstance(trigger, GcoreTaskTrigger)
+    assert isinstance(trigger, GcoreProjectUnlockedTrigger)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_provider_projects.triggers.gcore.GcoreTaskTrigger"
+    assert classpath == "airflow_provider_projects.triggers.gcore.GcoreProjectUnlockedTrigger"
     assert kwargs == {
-        "gcore_task_id": holder,
+        "project_id": int(PID),
+        "lock_task_id": holder,
+        **({} if read_holder else {"read_holder": False}),
         "deadline": deadline,
         "gcore_conn_id": "gcore_default",
         "poll_interval": 5.0,
@@ -772,7 +788,7 @@ def assert_defers_on(deferred: TaskDeferred, holder: str, deadline: float, remai
     assert deferred.timeout == timedelta(seconds=remaining + DEFER_MARGIN)
 
 
-def test_deferrable_locked_project_defers_on_the_task_trigger(api: FakeApi, clock: VirtualClock) -> None:
+def test_deferrable_locked_project_defers_on_the_project_unlocked_trigger(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, locked())
     api.on("PUT", PROJECT_PATH, ok(NEW))
 
@@ -802,24 +818,33 @@ def test_deferrable_unlocked_project_writes_without_deferring(api: FakeApi) -> N
     assert make_op(deferrable=True).execute({}) == NEW
 
 
-def test_execute_complete_after_the_holder_ended_reads_and_writes(api: FakeApi) -> None:
+def test_a_lock_wait_that_needs_the_holders_end_defers_asking_for_it(api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, locked())
+    with pytest.raises(TaskDeferred) as caught:
+        make_op(deferrable=True, lock_timeout=90, fail_on_lock_error=True).execute({})
+    assert_defers_on(caught.value, TASK_ID, START + 90, 90, read_holder=True)
+
+
+@pytest.mark.parametrize("event", RESUMING_EVENTS)
+def test_execute_complete_after_the_holder_ended_reads_and_writes(api: FakeApi, event: Any) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
     api.on("PUT", PROJECT_PATH, ok(NEW))
 
-    result = make_op(deferrable=True).execute_complete({}, event=done_event(), deadline=START + 30)
+    result = make_op(deferrable=True).execute_complete({}, event=event(), deadline=START + 30)
 
     assert result == NEW
     assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
     assert body_of(api.requests[-1]) == DESIRED
 
 
+@pytest.mark.parametrize("event", RESUMING_EVENTS)
 def test_execute_complete_pauses_for_an_ended_holder_instead_of_deferring_again(
-    api: FakeApi, clock: VirtualClock
+    api: FakeApi, clock: VirtualClock, event: Any
 ) -> None:
     api.on("GET", PROJECT_PATH, locked(), ok(OLD))  # Gcore still reports the lock of the task that ended
     api.on("PUT", PROJECT_PATH, ok(NEW))
 
-    result = make_op(deferrable=True).execute_complete({}, event=done_event(), deadline=START + 30)
+    result = make_op(deferrable=True).execute_complete({}, event=event(), deadline=START + 30)
 
     assert result == NEW
     assert calls(api) == [("GET", PROJECT_PATH), ("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
@@ -901,10 +926,11 @@ def test_execute_complete_with_an_unreadable_event_fails(api: FakeApi) -> None:
     assert api.requests == []
 
 
-def test_execute_complete_with_a_task_in_error(api: FakeApi) -> None:
+@pytest.mark.parametrize("make_event", RESUMING_EVENTS)
+def test_execute_complete_with_a_task_in_error(api: FakeApi, make_event: Any) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
     api.on("PUT", PROJECT_PATH, ok(NEW))
-    event = done_event("ERROR", error="volume busy")
+    event = make_event("ERROR", error="volume busy")
 
     with pytest.raises(GcoreTaskFailedError) as caught:
         make_op(deferrable=True, fail_on_lock_error=True).execute_complete({}, event=event, deadline=START + 60)
@@ -920,9 +946,8 @@ def test_the_deferred_trigger_round_trip_resumes_and_writes(
     api: FakeApi, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The trigger rebuilt from ``serialize()`` (as the triggerer does) yields an event execute_complete accepts."""
-    api.on("GET", PROJECT_PATH, locked(), ok(OLD))
+    api.on("GET", PROJECT_PATH, locked(), locked(), locked(), ok(OLD))
     api.on("PUT", PROJECT_PATH, ok(NEW))
-    api.on("GET", TASK_PATH, *(ok(task(s)) for s in ("NEW", "RUNNING", "FINISHED")))
     with pytest.raises(TaskDeferred) as caught:
         make_op(deferrable=True).execute({})
     classpath, kwargs = caught.value.trigger.serialize()
@@ -942,7 +967,7 @@ def test_the_deferred_trigger_round_trip_resumes_and_writes(
         raise AssertionError("the trigger yielded nothing")
 
     event = run_virtual(clock, first_event())
-    assert calls(api)[1:] == [("GET", TASK_PATH)] * 3
+    assert calls(api)[1:] == [("GET", PROJECT_PATH)] * 3  # the project until unlocked; no task read
     assert clock.sleeps == [5.0, 5.0]
     assert event["status"] == "done"
     assert event["deadline"] == START + 60

@@ -1,6 +1,6 @@
 """The one async wait driver: one poll per source per event loop, shared by every wait on it (``polling/``).
 
-The first half drives :func:`wait_on` with a scripted read in virtual time (``run_virtual``):
+The first half drives :func:`joined` with a scripted read in virtual time (``run_virtual``):
 each read records the virtual second it started, so every assertion is an exact poll count at
 exact times. The second half runs the task trigger end to end (the HTTP core and the async
 transport over the scripted API) for what only the HTTP layer shows: a shared 429, a rejected
@@ -23,7 +23,8 @@ from airflow_provider_projects._http import aio
 from airflow_provider_projects._http.wire import Outcome, Request
 from airflow_provider_projects.errors import RateLimitedError, ServerError
 from airflow_provider_projects.models.gcore import GcoreTask
-from airflow_provider_projects.polling.driver import wait_on
+from airflow_provider_projects.polling.driver import joined
+from airflow_provider_projects.polling.listeners import WaitListener
 from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger
 from airflow_provider_projects.waiting import PollTolerance, Wait, WaitOutcome
 
@@ -77,9 +78,11 @@ class SourceOf:
 SUBJECT = "the resource"
 
 
-def wait_shared(key: str, read: Callable[[], Any], wait: Wait[Any], log: Any) -> Any:
+async def wait_shared(key: str, read: Callable[[], Any], wait: Wait[Any], log: Any) -> Any:
     """Wait on the poll of ``key``, started with ``read`` if there is none."""
-    return wait_on(key, lambda: SourceOf(read), wait, SUBJECT, log)
+    listener: WaitListener[Any] = WaitListener(wait, SUBJECT, log)
+    async with joined(key, lambda: SourceOf(read), listener):
+        return await listener.done
 
 
 def finishes_at(moment: float) -> Callable[[float], GcoreTask]:
