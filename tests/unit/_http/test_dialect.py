@@ -310,3 +310,17 @@ def test_a_gcore_404_has_no_gcai_write_access_hint() -> None:
 def test_other_statuses_have_no_hint(dialect: Dialect, status: int) -> None:
     core = make_core(dialect)
     assert dialect.hint(core.request("PUT", GCORE_PATH, json_body={}), status) is None
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    [TASK_ID.upper(), TASK_ID[:18] + TASK_ID[18:].upper()],
+    ids=["upper-case-hex", "mixed-case-hex"],
+)
+def test_a_gcore_409_naming_a_holder_in_upper_case_hex_is_a_lock_conflict(task_id: str) -> None:
+    # A UUID's hex digits may come in either case (RFC 9562 reads them case-insensitively).
+    assert task_id != TASK_ID
+    error = gcore_error(409, gcore_body("ConflictError", LOCK_MESSAGE.replace(TASK_ID, task_id), "req-409"))
+    assert type(error) is LockConflictError
+    assert (error.task_id, error.task_type, error.resource_id) == (task_id, "update_project", "42")
+    assert f"locked by task {task_id} (update_project)" in str(error)
