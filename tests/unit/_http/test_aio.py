@@ -457,3 +457,40 @@ def test_a_refused_connection_is_a_connect_failure(no_proxy_env: pytest.MonkeyPa
     assert "after 2 attempt(s)" in str(caught.value)
     assert caught.value.url == base + PATH
     assert clock.sleeps == [0.0]
+
+
+# -- the proxy URL hidden whatever the failure (issue 19: mutation testing found three kinds unchecked)
+
+
+def _connection_key() -> Any:
+    from aiohttp.client_reqrep import ConnectionKey
+
+    # By field name: aiohttp 3.14 (Airflow 3.3) added server_hostname, which 3.13 (3.2) lacks.
+    known = {"host": "api.example.test", "port": 443, "is_ssl": True, "ssl": True}
+    return ConnectionKey(**{name: known.get(name) for name in ConnectionKey._fields})
+
+
+@pytest.mark.parametrize(
+    ("make_exc", "kind"),
+    [
+        (lambda text: aiohttp.ClientSSLError(_connection_key(), ssl.SSLError(1, text)), FailureKind.TLS),
+        (aiohttp.SocketTimeoutError, FailureKind.TIMEOUT),
+        (aiohttp.ClientPayloadError, FailureKind.DROPPED),
+    ],
+    ids=["tls", "timeout", "dropped"],
+)
+def test_no_failure_shows_the_proxy_url(
+    server: LocalApi, monkeypatch: pytest.MonkeyPatch, make_exc: Callable[[str], BaseException], kind: FailureKind
+) -> None:
+    # Through the local server as proxy; the answer's read fails with a text naming the proxy.
+    proxy = server.url.replace("http://", "http://proxy-user@")
+
+    async def read(self: aiohttp.ClientResponse) -> bytes:
+        raise make_exc(f"failed via {proxy}")
+
+    monkeypatch.setattr(aiohttp.ClientResponse, "read", read)
+    outcome = send(AsyncTransport(make_core("http://api.example.test"), Network(proxy=Secret(proxy))))
+    assert isinstance(outcome, TransportFailure)
+    assert outcome.kind is kind
+    assert "proxy-user" not in outcome.detail
+    assert "failed via ***" in outcome.detail
