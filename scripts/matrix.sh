@@ -3,7 +3,8 @@
 # sets up .venv-3.2 with apache-airflow 3.2.2 (pinned by constraints/airflow-3.2.2-py3.11.txt) and
 # runs the suite there, less the browser tests (tests/ui), the tests marked slow, and the
 # distributed cluster tests (tests/distributed: scripts/cluster.sh runs Airflow 3.3.2 only).
-# The 3.3.2 leg is scripts/test.sh. Usage: scripts/matrix.sh [extra pytest args]
+# The 3.3.2 leg is scripts/test.sh. Each test has the same time bound as there (pytest-timeout, pinned
+# in both constraints files; per-suite bounds in tests/conftest.py). Usage: scripts/matrix.sh [extra pytest args]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"

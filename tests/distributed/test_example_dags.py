@@ -15,6 +15,8 @@ pytestmark = pytest.mark.distributed
 EXAMPLES = ("gcai_bulk_instructions", "gcore_wait_for_task", "projects_release_rollout")
 
 
+# Three runs waited for one after another (240 s each at most), after the DAGs are parsed (120 s).
+@pytest.mark.timeout(900, func_only=True)
 def test_every_example_dag_succeeds(cluster: Cluster, emulator: Any, figures: dict[str, Any]) -> None:
     cluster.wait_for_dags(list(EXAMPLES))
     emulator.clear_journal()

@@ -32,6 +32,8 @@ def restart(cluster: Cluster, name: str, sig: int) -> list[str]:
     return started[1:]
 
 
+# 180 s for the waits to defer, two restarts (`cluster.sh up` each), then 420 s for the run.
+@pytest.mark.timeout(900, func_only=True)
 def test_run_survives_broker_and_database_restarts(cluster: Cluster, emulator: Any, figures: dict[str, Any]) -> None:
     projects = add_gcore_projects(emulator, "restart", PROJECTS)
     for project in projects:

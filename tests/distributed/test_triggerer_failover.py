@@ -16,6 +16,8 @@ PROJECTS = 60
 DAG = "dist_gcore_replace"
 
 
+# 300 s to defer 50 waits, 180 s for the hand-over, 300 s for the run.
+@pytest.mark.timeout(900, func_only=True)
 def test_waits_survive_a_killed_triggerer(cluster: Cluster, emulator: Any, figures: dict[str, Any]) -> None:
     projects = add_gcore_projects(emulator, "failover", PROJECTS)
     # Locked until this test ends the Gcore tasks: every wait is in flight when triggerer-1 dies.

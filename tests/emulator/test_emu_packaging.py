@@ -19,6 +19,9 @@ import pytest
 
 import projects_emulator
 
+# A wheel build is bounded at 300 s by its own subprocess timeout (a cold uv cache fetches hatchling).
+pytestmark = pytest.mark.timeout(600)
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = Path(projects_emulator.__file__).resolve().parent
 #: Modules allowed a dependency outside the standard library, and which one.

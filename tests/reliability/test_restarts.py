@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 from unittest import mock
 
@@ -151,7 +150,12 @@ def test_unlocked_sensor_remembers_the_lock_holder_across_a_restart(world: World
 
 
 def test_task_sensor_torn_down_during_a_poll_completes_after_the_restart(world: World, emu: ProjectsEmulator) -> None:
-    """The triggerer stops while a poll is in flight (the answer is held 5 s): the cancel is prompt."""
+    """The triggerer stops while a poll is in flight (the answer is held back): the cancel is prompt.
+
+    Prompt means it does not wait for the answer: the emulator still holds the poll when the
+    cancelled trigger has ended. No wall clock is read: a cancel that waited would find the poll
+    gone (dropped after ``stall_timeout``) or, failing that, hang until the test's own timeout.
+    """
     task_id = emu.lock_gcore_project(GCORE_PID, seconds=12)
 
     def sensor() -> GcoreTaskSensor:
@@ -161,21 +165,20 @@ def test_task_sensor_torn_down_during_a_poll_completes_after_the_restart(world: 
     with pytest.raises(TaskDeferred) as deferral:
         sensor().execute(context)
     classpath, kwargs = stored(deferral.value)
-    emu.add_fault("gcore", "GET", r"/cloud/v1/tasks/.*", delay=5)
+    held = emu.add_fault("gcore", "GET", r"/cloud/v1/tasks/.*", stall=True, stall_timeout=30)
 
-    async def stop_during_the_poll() -> float:
+    async def stop_during_the_poll() -> None:
         running = asyncio.ensure_future(first_event(build(world, classpath, kwargs)))
-        deadline = time.monotonic() + 5
-        while len(emu.requests()) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        assert len(emu.requests()) == 2, "the trigger's poll never reached the emulator"
-        started = time.monotonic()
+        reached = await asyncio.to_thread(emu.wait_for_stalled, 1, 30.0)
+        assert reached, "the trigger's poll never reached the emulator"
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-        return time.monotonic() - started
+        assert len(emu.stalled()) == 1  # the answer is still held back: the cancel did not wait for it
 
-    assert asyncio.run(stop_during_the_poll()) < 1.0
+    asyncio.run(stop_during_the_poll())
+    emu.remove_fault(held)
+    emu.drop_stalled(held)
     world.now += 20
     event = asyncio.run(first_event(build(world, classpath, kwargs)))
     assert event["status"] == "done"

@@ -1,46 +1,30 @@
 """The defaults of waiting are defined once, in ``defaults.py``, and every waiting class uses them.
 
-Parameter defaults are bound when a function is defined, so "uses ``defaults.*``" cannot be seen
-by patching the module: the source itself is read (every default of a waiting parameter is
-``None`` or ``defaults.<NAME>``, and no other module defines a constant of that name), the
-signatures are checked against the values, and the docstrings that quote a default must agree.
+Each waiting class is built with nothing but what it requires, and what it then holds (and sends
+to its trigger, and waits for) must be the value in ``defaults.py``; the signatures carry the
+same values, and the docstrings that quote a default must agree.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from samples import TASK_ID
 
 from airflow_provider_projects import defaults
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
 from airflow_provider_projects.sensors._base import GcoreSensor as _GcoreSensor
-from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor
-from airflow_provider_projects.triggers.gcore import GcoreWaitTrigger
+from airflow_provider_projects.sensors.gcore import GcoreProjectUnlockedSensor, GcoreTaskSensor
+from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger, GcoreWaitTrigger
 from airflow_provider_projects.triggers.gcore_events import GcoreProjectUnlockedEventTrigger
 from airflow_provider_projects.waiting import PollTolerance
 
-PACKAGE = Path(defaults.__file__).parent
 NAMES = ("POLL_INTERVAL", "MAX_CONSECUTIVE_ERRORS", "DEFER_MARGIN", "LOCK_TIMEOUT", "SENSOR_TIMEOUT")
-#: Parameters whose default is a waiting default (``timeout`` of a single HTTP call defaults to None).
-WAITING_PARAMETERS = {"poll_interval", "poke_interval", "max_consecutive_errors", "timeout", "lock_timeout"}
-WAITING_MODULES = (
-    "waiting.py",
-    "polling/driver.py",
-    "polling/listeners.py",
-    "hooks/gcore.py",
-    "sensors/_base.py",
-    "sensors/gcore.py",
-    "operators/gcore.py",
-    "triggers/gcore.py",
-    "triggers/gcore_events.py",
-)
 
 
 def test_the_values_suit_the_api_and_airflow() -> None:
@@ -50,54 +34,66 @@ def test_the_values_suit_the_api_and_airflow() -> None:
     assert (defaults.LOCK_TIMEOUT, defaults.SENSOR_TIMEOUT) == (1800.0, 7200.0)
 
 
-def parameter_defaults(path: Path) -> list[tuple[str, str, ast.expr]]:
-    """(function, parameter, default) for every waiting parameter with a default in ``path``."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        args = node.args
-        positional = [*args.posonlyargs, *args.args]
-        pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True))
-        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
-        found += [(node.name, arg.arg, default) for arg, default in pairs if arg.arg in WAITING_PARAMETERS]
-    return found
+def constructed_with_defaults() -> list[tuple[str, Any]]:
+    """Every waiting class, built with nothing but what it requires: what it will use unless told."""
+    return [
+        ("PollTolerance", PollTolerance()),
+        ("GcoreProjectUnlockedSensor", GcoreProjectUnlockedSensor(task_id="s1", project_id=1)),
+        ("GcoreTaskSensor", GcoreTaskSensor(task_id="s2", gcore_task_id=TASK_ID)),
+        ("GcoreReplaceProjectOperator", GcoreReplaceProjectOperator(task_id="o", project_id=1, name="abc")),
+        ("GcoreTaskTrigger", GcoreTaskTrigger(gcore_task_id=TASK_ID, deadline=1.0)),
+        ("GcoreProjectUnlockedTrigger", GcoreProjectUnlockedTrigger(project_id=1, deadline=1.0)),
+        ("GcoreProjectUnlockedEventTrigger", GcoreProjectUnlockedEventTrigger(project_id=1)),
+    ]
 
 
-@pytest.mark.parametrize("module", WAITING_MODULES)
-def test_every_waiting_default_is_taken_from_defaults(module: str) -> None:
-    for function, parameter, default in parameter_defaults(PACKAGE / module):
-        is_none = isinstance(default, ast.Constant) and default.value is None
-        from_defaults = (
-            isinstance(default, ast.Attribute)
-            and isinstance(default.value, ast.Name)
-            and default.value.id == "defaults"
-            and default.attr in NAMES
+#: The attribute each waiting default lands in, and the default it must hold.
+USED_AS = {
+    "poll_interval": "POLL_INTERVAL",
+    "poke_interval": "POLL_INTERVAL",
+    "max_consecutive_errors": "MAX_CONSECUTIVE_ERRORS",
+    "timeout": "SENSOR_TIMEOUT",
+    "lock_timeout": "LOCK_TIMEOUT",
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_waiting_class_uses_the_defaults_module_unless_told(name: str) -> None:
+    """What each class uses when a DAG author sets nothing is the value in ``defaults.py``.
+
+    A copy of a default elsewhere (a literal in a signature, a constant of its own) would keep its
+    old value when ``defaults.py`` changes: here the values are checked where they are used, so a
+    copy shows the day the two differ, which is the day it matters.
+    """
+    seen = []
+    for what, built in constructed_with_defaults():
+        for attribute, default in USED_AS.items():
+            if default == name and attribute in vars(built):
+                assert vars(built)[attribute] == getattr(defaults, name), f"{what}.{attribute}"
+                seen.append(f"{what}.{attribute}")
+    if name == "DEFER_MARGIN":
+        return  # added to a deferral's timeout: the sensor and operator suites check it there
+    assert seen, f"no waiting class uses {name}"
+
+
+def test_every_waiting_default_lands_where_it_is_used() -> None:
+    # The test above would pass on classes that renamed their attributes: make sure it sees them.
+    built = dict(constructed_with_defaults())
+    assert vars(built["PollTolerance"])["max_consecutive_errors"] == defaults.MAX_CONSECUTIVE_ERRORS
+    for sensor in ("GcoreProjectUnlockedSensor", "GcoreTaskSensor"):
+        assert {k: vars(built[sensor])[k] for k in ("poke_interval", "timeout", "max_consecutive_errors")} == {
+            "poke_interval": defaults.POLL_INTERVAL,
+            "timeout": defaults.SENSOR_TIMEOUT,
+            "max_consecutive_errors": defaults.MAX_CONSECUTIVE_ERRORS,
+        }
+    operator = vars(built["GcoreReplaceProjectOperator"])
+    assert (operator["poll_interval"], operator["lock_timeout"]) == (defaults.POLL_INTERVAL, defaults.LOCK_TIMEOUT)
+    for trigger in ("GcoreTaskTrigger", "GcoreProjectUnlockedTrigger", "GcoreProjectUnlockedEventTrigger"):
+        kwargs = built[trigger].serialize()[1]
+        assert (kwargs["poll_interval"], kwargs["max_consecutive_errors"]) == (
+            defaults.POLL_INTERVAL,
+            defaults.MAX_CONSECUTIVE_ERRORS,
         )
-        assert is_none or from_defaults, f"{module}: {function}({parameter}={ast.unparse(default)})"
-
-
-def test_the_scan_sees_the_waiting_parameters() -> None:
-    # The test above would pass on a module it cannot read: make sure it reads what it should.
-    seen = {(f, p) for module in WAITING_MODULES for f, p, _ in parameter_defaults(PACKAGE / module)}
-    assert {("__init__", "poll_interval"), ("__init__", "poke_interval"), ("__init__", "lock_timeout")} <= seen
-    assert ("__init__", "max_consecutive_errors") in seen
-
-
-def test_no_other_module_defines_a_default_of_its_own() -> None:
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name == "defaults.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            targets: list[Any] = []
-            if isinstance(node, ast.Assign):
-                targets = node.targets
-            elif isinstance(node, ast.AnnAssign):
-                targets = [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    name = target.id.removeprefix("DEFAULT_")
-                    assert name not in NAMES, f"{path.relative_to(PACKAGE)} defines {target.id}"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import uuid
 from typing import Any
@@ -312,3 +313,107 @@ def test_update_body_refuses_an_empty_patch() -> None:
 def test_update_body_names_the_bad_field(kwargs: dict[str, Any], field: str, rule: str) -> None:
     error = refused(lambda _: update_body(**kwargs), None)
     assert (error.field, error.rule) == (field, rule)
+
+
+# -- the exact refusals (issue 19: mutation testing found messages and bounds no test pinned) ----
+
+
+REFUSALS = [
+    (validation.gcore_project_id, (True,), "project_id must be a positive integer (got True)"),
+    (validation.gcore_project_id, ("4x",), "project_id must be a positive integer (got '4x')"),
+    (validation.gcore_project_id, (2**63,), f"project_id must be a positive integer below 2**63 (got {2**63})"),
+    (
+        validation.gcore_task_id,
+        ("nope",),
+        "gcore_task_id must be a UUID like '3c90c3cc-0d44-4b50-8888-8dd25736052a' (got 'nope')",
+    ),
+    (validation.gcore_name, (7,), "name must be a string (got 7)"),
+    (
+        validation.gcore_name,
+        ("-x-",),
+        "name must start with a letter or digit, contain only letters, digits, spaces, '.', '_' or '-', "
+        "and end with a letter, digit, '.' or '_' (got '-x-')",
+    ),
+    (validation.gcore_description, (5,), "description must be a string or None (got 5)"),
+    (
+        validation.gcore_description,
+        ("d" * 256,),
+        "description must be at most 255 characters, not 256 (got '" + "d" * 56 + "...)",
+    ),
+    (validation.gcore_replace_method, ("POST",), "method must be one of 'auto', 'PUT', 'PATCH' (got 'POST')"),
+    (validation.gcai_name, (None,), "name must be a string (got None)"),
+    (validation.gcai_name, ("  ",), "name must not be empty after trimming whitespace (got '  ')"),
+    (validation.gcai_optional_text, (3, "description"), "description must be a string, or None to clear it (got 3)"),
+    (
+        validation.positive_seconds,
+        (math.inf, "timeout"),
+        "timeout must be a finite number of seconds greater than 0 (got inf)",
+    ),
+    (
+        validation.error_count,
+        (-1, "max_consecutive_errors"),
+        "max_consecutive_errors must be a whole number, 0 or more (got -1)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("check", "args", "message"), REFUSALS, ids=lambda v: getattr(v, "__name__", None))
+def test_each_refusal_names_the_field_the_rule_and_the_value(check: Any, args: tuple[Any, ...], message: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        check(*args)
+    assert str(refused.value) == message
+
+
+def test_nothing_to_update_says_what_to_give() -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        validation.gcai_update_body()
+    assert str(refused.value) == (
+        "nothing to update: give at least one of name, description, custom_instructions "
+        "(None clears description or custom_instructions)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(0, 0, id="zero-errors-tolerated"),
+        pytest.param(3, 3, id="three"),
+    ],
+)
+def test_error_count_takes_zero_or_more(value: int, expected: int) -> None:
+    assert validation.error_count(value, "max_consecutive_errors") == expected
+
+
+@pytest.mark.parametrize("value", [True, 1.5, "2", None])
+def test_error_count_refuses_what_is_not_a_whole_number(value: Any) -> None:
+    with pytest.raises(InvalidInputError, match="max_consecutive_errors must be a whole number"):
+        validation.error_count(value, "max_consecutive_errors")
+
+
+@pytest.mark.parametrize("method", ["auto", "PUT", "PATCH"])
+def test_the_replace_methods_are_taken_as_given(method: str) -> None:
+    assert validation.gcore_replace_method(method) == method
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"),
+    [
+        pytest.param(58, "'" + "x" * 58 + "'", id="60-characters-shown-whole"),
+        pytest.param(59, "'" + "x" * 56 + "...", id="61-characters-cut-to-60"),
+    ],
+)
+def test_a_refused_value_is_shown_in_60_characters_at_most(length: int, shown: str) -> None:
+    assert validation.shown("x" * length) == shown
+    assert len(validation.shown("x" * length)) == 60
+
+
+def test_a_gcore_name_is_3_to_63_characters() -> None:
+    for name in ("abc", "a" * 63):
+        assert validation.gcore_name(name) == name
+    for name in ("ab", "a" * 64):
+        with pytest.raises(InvalidInputError) as refused:
+            validation.gcore_name(name)
+        assert (
+            str(refused.value)
+            == f"name must be 3 to 63 characters long, not {len(name)} (got {validation.shown(name)})"
+        )

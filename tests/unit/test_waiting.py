@@ -441,3 +441,35 @@ def test_poll_flow_pauses_with_sleep_steps(clock: VirtualClock) -> None:
     with pytest.raises(StopIteration) as done:
         flow.send(None)
     assert done.value.value.status == "done"
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+def test_a_wait_with_less_than_a_second_left_polls_once_more() -> None:
+    wait: Wait[GcoreTask] = Wait(WHAT, lambda t: t.finished, deadline=START + 0.5, poll_interval=5)
+    assert wait.observe(task("RUNNING"), START) == 0.5
+
+
+def test_a_tolerated_failure_is_logged_with_what_failed(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test_waiting.tolerance")
+    tolerance = PollTolerance(2, log=logger)
+    error = ServerError("HTTP 503", status=503)
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        assert tolerance.judge(error, WHAT) is None
+    assert [r.getMessage() for r in caplog.records] == [f"Polling {WHAT} failed (1 in a row, tolerating 2): HTTP 503"]
+
+
+def test_an_unreadable_event_is_an_error_outcome_that_shows_it() -> None:
+    outcome = WaitOutcome.from_event({"status": "weird"}, GcoreTask)
+    assert outcome.status == "error"
+    assert type(outcome.error) is ProjectsApiError
+    assert str(outcome.error) == "the wait ended with an unreadable event: {'status': 'weird'}"
+    assert (outcome.polls, outcome.waited) == (0, 0.0)
+
+
+def test_the_doubling_of_a_failing_watchs_pause_stops_at_2_to_the_16() -> None:
+    tolerance = PollTolerance(0)
+    tolerance.failures = 16
+    # The 17th fatal error in a row: 2**16 poll intervals, not 2**17 (both under the 600 s cap here).
+    assert tolerance.watch_pause(NotFoundError("gone", status=404), 0.001) == pytest.approx(0.001 * 2**16)

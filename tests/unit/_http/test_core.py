@@ -1023,3 +1023,113 @@ def test_a_ca_bundle_in_verify_makes_the_certificate_trusted(
 ) -> None:
     base, cert = tls_server
     assert _call_over(transport_type, base, Network(verify=cert)).to_xcom() == {}
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+def test_an_http_date_without_a_zone_is_gmt_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_retry_after(NAIVE_DATE_PLUS_30) == 30.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_only_a_trailing_slash_is_dropped_from_the_base_url() -> None:
+    core = HttpCore(dialect=GcoreDialect(), base_url="https://api.example.test/X/", api_key=Secret(KEY), user_agent="t")
+    assert core.base_url == "https://api.example.test/X"
+
+
+def test_a_300_answer_is_an_error_not_a_success() -> None:
+    core = make_core()
+    decision = core.decide(make_request(core), 1, answer(300))
+    assert isinstance(decision, GiveUp)
+    assert isinstance(decision.error, UnexpectedStatusError)
+
+
+def test_a_407_says_the_proxy_refused() -> None:
+    core = make_core()
+    error = core.error_for(make_request(core), answer(407, body=b""))
+    assert str(error) == (
+        f"Gcore Cloud GET {PATH} failed: HTTP 407: (empty body). "
+        "The proxy refused the request: check the connection's 'proxy' extra and its credentials"
+    )
+
+
+def test_an_error_carries_its_dialects_hint() -> None:
+    core = make_core()
+    error = core.error_for(make_request(core), answer(403, body={"exception_class": "Forbidden", "message": "no"}))
+    assert str(error) == (
+        f"Gcore Cloud GET {PATH} failed: HTTP 403 Forbidden: no. "
+        "The key is valid but may not do this: check its permissions in the Gcore portal"
+    )
+
+
+def test_a_note_is_added_to_the_whole_message() -> None:
+    core = make_core()
+    decision = core.decide(make_request(core), 1, answer(429, retry_after="600"))
+    assert isinstance(decision, GiveUp)
+    assert str(decision.error) == (
+        f"Gcore Cloud GET {PATH} failed: HTTP 429 "
+        "(the server asked to wait 600 s, more than the 120 s waited inside one call)"
+    )
+
+
+def test_a_key_escaped_in_the_json_of_an_error_is_hidden_too() -> None:
+    # The raw body holds \\u-escapes, not the key's bytes: only the decoded message shows the key.
+    core = make_core()
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)
+    body = ('{"exception_class": "E", "message": "bad key ' + escaped + '"}').encode()
+    error = core.error_for(make_request(core), answer(401, body=body))
+    assert KEY not in str(error)
+    assert error.api_message == "bad key ***"
+
+
+def test_a_tls_failure_names_the_extras_to_check() -> None:
+    core = make_core()
+    decision = core.decide(make_request(core), 1, TransportFailure(FailureKind.TLS, "SSLError: unknown CA"))
+    assert isinstance(decision, GiveUp)
+    assert str(decision.error) == (
+        f"Gcore Cloud GET {PATH}: TLS verification failed (SSLError: unknown CA); "
+        "check the connection's 'verify' (a CA bundle path for an internal CA) and 'cert' extras"
+    )
+
+
+def test_an_unusable_body_names_the_first_five_problems_by_their_place() -> None:
+    core = make_core()
+    request = make_request(core)
+    bad = {**GCORE_PROJECT, "id": "x", "client_id": "x", "name": 1, "created_at": 2, "is_default": "maybe", "state": 3}
+    with pytest.raises(InvalidResponseError) as raised:
+        core.parse(answer(200, body=bad), GcoreProject, request)
+    problems = str(raised.value).split(": ", 1)[1]
+    assert problems.count("; ") == 4  # five problems, not six
+    assert problems.startswith("id: ")
+
+
+def test_a_body_that_is_not_an_object_is_named_body() -> None:
+    core = make_core()
+    with pytest.raises(InvalidResponseError, match=r"\bbody: "):
+        core.parse(answer(200, body=[1, 2]), GcoreProject, make_request(core))
+
+
+def test_a_nested_problem_is_named_by_its_dotted_place() -> None:
+    core = make_core(dialect=GcaiDialect())
+    request = core.request("GET", "/me")
+    from airflow_provider_projects.models.gcai import GcaiIdentity
+
+    me = {"token_type": "organization", "api_key_id": "k", "organization": {"id": 1, "name": 5}, "user": None}
+    with pytest.raises(InvalidResponseError, match=r"organization\.name: "):
+        core.parse(answer(200, body=me), GcaiIdentity, request)
+
+
+def test_a_call_sends_its_query_and_its_timeout(api: FakeApi) -> None:
+    api.on("GET", PATH, Reply(200, GCORE_PROJECT))
+    SyncTransport(make_core()).call("GET", PATH, GcoreProject, params={"q": "1"}, timeout=Timeout(2.0, 3.0))
+    [sent] = api.requests
+    assert sent.url == BASE + PATH + "?q=1"
+    assert sent.timeout == Timeout(2.0, 3.0)

@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from requests.structures import CaseInsensitiveDict
 from samples import GCAI_ID, TASK_ID
 
-from airflow_provider_projects._http.core import HttpCore
+from airflow_provider_projects._http.core import NO_BODY, HttpCore
 from airflow_provider_projects._http.dialect import Dialect, ErrorDetails, GcaiDialect, GcoreDialect
 from airflow_provider_projects._http.wire import Response, Secret
 from airflow_provider_projects.errors import (
@@ -310,3 +310,116 @@ def test_a_gcore_404_has_no_gcai_write_access_hint() -> None:
 def test_other_statuses_have_no_hint(dialect: Dialect, status: int) -> None:
     core = make_core(dialect)
     assert dialect.hint(core.request("PUT", GCORE_PATH, json_body={}), status) is None
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    [TASK_ID.upper(), TASK_ID[:18] + TASK_ID[18:].upper()],
+    ids=["upper-case-hex", "mixed-case-hex"],
+)
+def test_a_gcore_409_naming_a_holder_in_upper_case_hex_is_a_lock_conflict(task_id: str) -> None:
+    # A UUID's hex digits may come in either case (RFC 9562 reads them case-insensitively).
+    assert task_id != TASK_ID
+    error = gcore_error(409, gcore_body("ConflictError", LOCK_MESSAGE.replace(TASK_ID, task_id), "req-409"))
+    assert type(error) is LockConflictError
+    assert (error.task_id, error.task_type, error.resource_id) == (task_id, "update_project", "42")
+    assert f"locked by task {task_id} (update_project)" in str(error)
+
+
+# -- the exact hints and messages (issue 19: mutation testing found their texts unpinned) ---------
+
+
+HINTS = [
+    (
+        GcoreDialect(),
+        "PUT",
+        401,
+        "Check the Gcore connection: its password field must hold the API token alone "
+        "(the provider sends it as 'APIKey <token>')",
+    ),
+    (GcoreDialect(), "PUT", 403, "The key is valid but may not do this: check its permissions in the Gcore portal"),
+    (
+        GcoreDialect(),
+        "PUT",
+        405,
+        "Gcore deprecated PUT /cloud/v1/projects/{project_id} (2025-12) and this endpoint no longer "
+        "accepts it; its successor is PATCH /cloud/v1/projects/{project_id}. "
+        "Use method='auto' (the default) or method='PATCH' on GcoreReplaceProjectOperator",
+    ),
+    (
+        GcaiDialect(),
+        "PATCH",
+        401,
+        "The key is missing or malformed: put the GC AI key alone in the connection's password "
+        "field, as 'gcai_...' (organisation key) or 'u:gcai_...' (personal key), without 'Bearer'",
+    ),
+    (
+        GcaiDialect(),
+        "PATCH",
+        403,
+        "The key is not valid (revoked or mistyped): create a new one in GC AI under Settings -> API",
+    ),
+    (
+        GcaiDialect(),
+        "GET",
+        404,
+        "GC AI answers 404 both when the project does not exist and when this key cannot see it "
+        "(organisation keys do not see access-controlled projects)",
+    ),
+    (
+        GcaiDialect(),
+        "PATCH",
+        404,
+        "GC AI answers 404 both when the project does not exist and when this key has no write "
+        "access to it (organisation keys can only change projects that are not access-controlled)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("dialect", "method", "status", "hint"), HINTS, ids=lambda v: str(v)[:12])
+def test_each_hint_reads_exactly(dialect: Dialect, method: str, status: int, hint: str) -> None:
+    request = make_core(dialect).request(method, GCORE_PATH, json_body={} if method != "GET" else NO_BODY)
+    assert dialect.hint(request, status) == hint
+
+
+def test_a_lock_conflict_says_where_who_and_what_the_api_said() -> None:
+    error = gcore_error(409, gcore_body("ConflictError", LOCK_MESSAGE, "req-409"))
+    assert str(error).startswith(
+        f"Gcore Cloud PUT {GCORE_PATH}: the resource is locked by task {TASK_ID} (update_project); the write "
+        f"can be repeated once that task ends. API said: {LOCK_MESSAGE.strip()}"
+    )
+
+
+def test_a_plain_conflict_says_where_and_what_the_api_said() -> None:
+    error = gcore_error(409, gcore_body("ConflictError", "Project with name 'x' already exists", "req-c"))
+    assert str(error).startswith(
+        f"Gcore Cloud PUT {GCORE_PATH} answered 409 Conflict naming no lock holder, so there is no task to wait "
+        "for; nothing was written. API said: Project with name 'x' already exists"
+    )
+
+
+def test_gcore_invalid_fields_are_joined_one_by_one() -> None:
+    body = {**gcore_body("ValidationError", "Bad input"), "invalid_fields": {"name": "too short", "x": "y"}}
+    assert gcore_error(400, body).api_message == "Bad input name: too short; x: y"
+
+
+@pytest.mark.parametrize("invalid", [["name"], "name", {}])
+def test_gcore_invalid_fields_that_are_not_a_mapping_are_ignored(invalid: Any) -> None:
+    body = {**gcore_body("ValidationError", "Bad input"), "invalid_fields": invalid}
+    assert gcore_error(400, body).api_message == "Bad input"
+
+
+def test_gcai_details_keep_non_ascii_text_as_it_is() -> None:
+    error = gcai_error(400, {"error": "Invalid", "details": {"name": "déjà pris"}})
+    assert error.api_message == 'Invalid: {"name": "déjà pris"}'
+
+
+@pytest.mark.parametrize("details", [["name"], "name", {}])
+def test_gcai_details_that_are_not_a_mapping_are_ignored(details: Any) -> None:
+    assert gcai_error(400, {"error": "Invalid", "details": details}).api_message == "Invalid"
+
+
+def test_only_the_start_of_a_foreign_body_is_read_for_its_snippet() -> None:
+    # 4000 bytes (20 x the 200 characters shown) are read: markup filling them leaves nothing to show.
+    body = b"<br>" * 1000 + b"text beyond the first 4000 bytes"
+    assert gcore_error(502, body).api_message == "(empty body)"

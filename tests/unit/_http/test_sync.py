@@ -289,3 +289,40 @@ def test_the_json_body_sent_matches_the_models_view(transport: SyncTransport, re
     requests_mock.put(URL, json=GCORE_PROJECT)
     transport.call("PUT", PATH, GcoreProject, json_body={"name": "abc", "description": None})
     assert json.loads(requests_mock.last_request.body) == {"name": "abc", "description": None}
+
+
+# -- the proxy URL hidden whatever the failure (issue 19: mutation testing found four kinds unchecked)
+
+
+@pytest.mark.parametrize(("make_exc", "kind"), [pytest.param(f, k, id=i) for i, f, k in FAILURES])
+def test_no_failure_shows_the_proxy_url(
+    no_proxy_env: pytest.MonkeyPatch, requests_mock: rm.Mocker, make_exc: Callable[[], Exception], kind: FailureKind
+) -> None:
+    # A proxy URL without credentials is a secret too: only the exact value can hide it.
+    proxy = "http://proxy-7f3a.corp.test:3128"
+    exc = make_exc()
+    exc.args = (*exc.args, f"via {proxy}")  # the reason stays first, where the classification looks
+    requests_mock.get(URL, exc=exc)
+    outcome = SyncTransport(make_core(), Network(proxy=Secret(proxy))).send(make_core().request("GET", PATH))
+    assert isinstance(outcome, TransportFailure)
+    assert outcome.kind is kind
+    assert "proxy-7f3a" not in outcome.detail
+    assert "via ***" in outcome.detail
+
+
+def test_a_call_sends_its_query(transport: SyncTransport, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(URL, json=GCORE_PROJECT)
+    transport.call("GET", PATH, GcoreProject, params={"q": "1"})
+    assert requests_mock.last_request.url == URL + "?q=1"
+
+
+def test_the_network_is_kept(no_proxy_env: pytest.MonkeyPatch) -> None:
+    network = Network(verify=False)
+    assert SyncTransport(make_core(), network).network is network
+
+
+def test_a_connection_error_without_a_reason_is_a_drop(transport: SyncTransport, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(URL, exc=requests.ConnectionError())
+    outcome = transport.send(make_core().request("GET", PATH))
+    assert isinstance(outcome, TransportFailure)
+    assert outcome.kind is FailureKind.DROPPED

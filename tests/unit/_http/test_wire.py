@@ -200,3 +200,87 @@ def test_failure_kinds_say_what_happened() -> None:
         "connection dropped",
         "TLS verification failed",
     }
+
+
+# -- the boundaries of the masked-echo rule (issue 19) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("token: 21788**21788", "token: 21788**21788", id="2-stars-not-a-masked-echo"),
+        pytest.param("token: 21788***21788", "token: ***", id="3-stars-masked-echo"),
+        pytest.param("token: 21788****21788", "token: ***", id="4-stars-masked-echo"),
+        pytest.param("token: 2178***", "token: ***", id="4-char-prefix-is-enough"),
+        pytest.param("token: ***8821", "token: ***", id="4-char-suffix-is-enough"),
+        pytest.param("token: 217***882", "token: 217***882", id="3-chars-each-side-too-short"),
+    ],
+)
+def test_three_or_more_asterisks_beside_four_characters_are_a_masked_echo_of_any_key(text: str, expected: str) -> None:
+    """The rule for echoes of keys we do not know: three asterisks at least, four characters beside them."""
+    assert redact(text) == expected
+    assert redact(text, Secret(KEY)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(f"token {KEY[:-1]}** rest", "token *** rest", id="prefix-all-but-the-last-char"),
+        pytest.param(f"token **{KEY[1:]} rest", "token *** rest", id="suffix-all-but-the-first-char"),
+        pytest.param(f"token {KEY[:-2]}** rest", "token *** rest", id="prefix-all-but-two-chars"),
+    ],
+)
+def test_the_longest_key_pieces_beside_two_asterisks_are_hidden(text: str, expected: str) -> None:
+    # Two asterisks are not the masked-echo form: only the key's own prefixes and suffixes hide them.
+    assert redact(text, Secret(KEY)) == expected
+    assert redact(text) == text
+
+
+def test_a_secret_renders_as_three_asterisks_and_says_why_it_cannot_be_pickled() -> None:
+    assert repr(Secret(KEY)) == str(Secret(KEY)) == "Secret('***')"
+    with pytest.raises(TypeError) as refused:
+        pickle.dumps(Secret(KEY))
+    assert str(refused.value) == "a Secret is not picklable: it must never leave the worker in serialized form"
+
+
+# -- proxy credentials in transport errors (issue 19: only tests/integration covered them) ----------
+
+
+@pytest.mark.parametrize(
+    ("rendered", "expected"),
+    [
+        # aiohttp's yarl decodes %7E to ~: the exact value given no longer matches, the userinfo rule does.
+        pytest.param(
+            "http://alice:s3cr~t@proxy.corp.test:3128",
+            "ClientProxyConnectionError: Cannot connect to proxy http://***@proxy.corp.test:3128 [refused]",
+            id="normalised-by-the-library",
+        ),
+        pytest.param(
+            "https://bob@proxy.corp.test",
+            "ClientProxyConnectionError: Cannot connect to proxy https://***@proxy.corp.test [refused]",
+            id="user-without-password",
+        ),
+        pytest.param(
+            "socks5h://carol:pw@proxy.corp.test:1080",
+            "ClientProxyConnectionError: Cannot connect to proxy socks5h://***@proxy.corp.test:1080 [refused]",
+            id="any-scheme",
+        ),
+    ],
+)
+def test_a_failure_drops_the_credentials_of_any_url_it_mentions(rendered: str, expected: str) -> None:
+    given = Secret("http://alice:s3cr%7Et@proxy.corp.test:3128")
+
+    class ClientProxyConnectionError(OSError):
+        pass
+
+    exc = ClientProxyConnectionError(f"Cannot connect to proxy {rendered} [refused]")
+    failure = TransportFailure.of(FailureKind.CONNECT, exc, given)
+    assert failure.detail == expected
+    assert "s3cr" not in repr(failure)
+
+
+def test_a_failure_keeps_urls_without_credentials_and_emails_as_they_are() -> None:
+    exc = OSError("GET https://api.test/x@y failed; write to ops@example.test")
+    assert TransportFailure.of(FailureKind.DROPPED, exc).detail == (
+        "OSError: GET https://api.test/x@y failed; write to ops@example.test"
+    )

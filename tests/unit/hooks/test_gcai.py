@@ -403,3 +403,49 @@ def test_test_connection_is_false_without_a_connection(monkeypatch: pytest.Monke
     assert success is False
     assert "AIRFLOW_CONN_GCAI_MISSING" in message
     assert api.requests == []
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [
+        ("GET", lambda hook: hook.get_project(PID, timeout=5)),
+        ("PATCH", lambda hook: hook.update_project(PID, name="n", timeout=5)),
+        ("PATCH", lambda hook: hook.patch_project(PID, {"name": "n"}, timeout=5)),
+    ],
+    ids=["get_project", "update_project", "patch_project"],
+)
+def test_a_call_timeout_bounds_connect_and_read_of_that_call(
+    hook: GcaiHook, api: FakeApi, method: str, call: Any
+) -> None:
+    from airflow_provider_projects._http.wire import Timeout
+
+    api.on(method, PATH, ok(PROJECT))
+    call(hook)
+    assert [request.timeout for request in api.requests] == [Timeout(connect=5.0, read=5.0)]
+
+
+def test_a_key_of_another_shape_is_warned_about_exactly(connect: Callable[[str], None], api: FakeApi) -> None:
+    connect("sk-not-a-gcai-key")
+    api.on("PATCH", PATH, ok(PROJECT))
+    with capture_logs() as logs:
+        GcaiHook().update_project(PID, name="n")
+    assert warnings_in(logs) == [
+        "Connection 'gcai_default': GC AI keys start with 'gcai_' (organisation) or 'u:gcai_' "
+        "(personal); this one does not, so GC AI will probably refuse it."
+    ]
+
+
+def test_the_hook_keeps_its_connection_id() -> None:
+    assert GcaiHook("my_gcai").gcai_conn_id == "my_gcai"
+
+
+def test_a_successful_connection_test_logs_its_message(hook: GcaiHook, api: FakeApi) -> None:
+    api.on("GET", "/me", ok(ORG_ME))
+    with capture_logs() as logs:
+        _, message = hook.test_connection()
+    assert message == f"Connected to GC AI at {BASE} with an organisation key of organisation 'Acme Legal' (id 4242)."
+    infos = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "info"]
+    assert message in infos

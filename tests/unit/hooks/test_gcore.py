@@ -568,3 +568,71 @@ def test_async_reads_refuse_bad_ids_before_any_request(api: FakeApi) -> None:
     with pytest.raises(InvalidInputError):
         asyncio.run(hook.aget_task("nope"))
     assert api.requests == []
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "answer", "call"),
+    [
+        ("GET", PATH, PROJECT, lambda hook: hook.get_project(PID, timeout=5)),
+        ("PUT", PATH, NEW, lambda hook: hook.replace_project(PID, name="analytics-2026", method="PUT", timeout=5)),
+        ("PATCH", PATH, NEW, lambda hook: hook.replace_project(PID, name="analytics-2026", method="PATCH", timeout=5)),
+        ("GET", TASK_PATH, TASK, lambda hook: hook.get_task(TASK_ID, timeout=5)),
+    ],
+    ids=["get_project", "replace-put", "replace-patch", "get_task"],
+)
+def test_a_call_timeout_bounds_connect_and_read_of_that_call(
+    *, hook: GcoreHook, api: FakeApi, method: str, path: str, answer: dict[str, Any], call: Any
+) -> None:
+    from airflow_provider_projects._http.wire import Timeout
+
+    api.on(method, path, ok(answer))
+    call(hook)
+    assert [request.timeout for request in api.requests] == [Timeout(connect=5.0, read=5.0)]
+
+
+def test_the_auto_fallback_to_patch_keeps_the_call_timeout(hook: GcoreHook, api: FakeApi) -> None:
+    from airflow_provider_projects._http.wire import Timeout
+
+    api.on("PUT", PATH, GONE_405)
+    api.on("PATCH", PATH, ok(NEW))
+    hook.replace_project(PID, name="analytics-2026", timeout=5)
+    assert [(r.method, r.timeout) for r in api.requests] == [("PUT", Timeout(5.0, 5.0)), ("PATCH", Timeout(5.0, 5.0))]
+
+
+def test_the_patch_fallback_warning_reads_exactly(hook: GcoreHook, api: FakeApi) -> None:
+    api.on("PUT", PATH, GONE_405)
+    api.on("PATCH", PATH, ok(NEW))
+    with capture_logs() as logs:
+        hook.replace_project(PID, name="analytics-2026")
+    [warning] = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "warning"]
+    assert warning == (
+        f"Gcore answered 405 to PUT {BASE}/cloud/v1/projects/{{project_id}}: PUT is deprecated (since 2025-12) and "
+        "gone from Gcore's current API; sending the same replacement with PATCH, and PATCH first from now "
+        "on for connection 'gcore_default' in this process. Set method='PATCH' to skip the PUT."
+    )
+
+
+def test_a_successful_connection_test_logs_its_message(hook: GcoreHook, api: FakeApi) -> None:
+    api.on("GET", "/cloud/v1/projects", ok({"count": 3, "results": [PROJECT]}))
+    with capture_logs() as logs:
+        _, message = hook.test_connection()
+    assert message == f"Connected to Gcore Cloud at {BASE}: the key can read projects (3 visible)."
+    infos = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "info"]
+    assert message in infos
+
+
+def test_a_task_wait_tolerates_the_default_failed_polls_and_names_the_task(
+    hook: GcoreHook, api: FakeApi, clock: VirtualClock
+) -> None:
+    from airflow_provider_projects import defaults
+
+    failed_poll = [Reply(503, {})] * 5  # one poll: the first try and its 4 retries
+    api.on("GET", TASK_PATH, *(failed_poll * defaults.MAX_CONSECUTIVE_ERRORS), ok({**TASK, "state": "FINISHED"}))
+    with capture_logs() as logs:
+        outcome = hook.wait_for_task(TASK_ID, deadline=clock.now + 3600, poll_interval=5)
+    assert outcome.status == "done"
+    lines = [e["event"] % e.get("positional_args", ()) for e in logs]
+    assert any(f"Gcore task {TASK_ID}" in line for line in lines), lines

@@ -383,3 +383,115 @@ def test_dag_serializes_and_deserializes(monkeypatch: pytest.MonkeyPatch) -> Non
     assert mapped.expand_input.value == {"project_id": [PID, PID2]}
     per_index = restored.task_dict["mapped_kwargs"].expand_input.value
     assert per_index == [{"project_id": PID, "description": None}, {"project_id": PID2, "name": "{{ params.name }}"}]
+
+
+# -- the write guard, as this operator uses it (issue 19: only test_write_guard.py covered it) -----
+
+
+def test_the_patch_in_flight_is_recorded_then_forgotten(api: FakeApi) -> None:
+    from airflow_provider_projects.operators._write_guard import GUARD_KEY
+
+    from .test_write_guard import FakeStore, context
+
+    store = FakeStore()
+    in_flight: list[Any] = []
+    changed = {**PROJECT, "custom_instructions": "Cite clauses."}
+
+    def patch(request: Any) -> Reply:
+        in_flight.append(store.get(GUARD_KEY))
+        return ok(changed)
+
+    api.on("PATCH", PATH, patch)
+    operator = GcaiUpdateProjectOperator(task_id="update", project_id=PID, custom_instructions="Cite clauses.")
+    assert operator.execute(context(store, try_number=1)) == changed
+    [record] = in_flight
+    assert (record["try_number"], record["value"]["desired"]) == (1, {"custom_instructions": "Cite clauses."})
+    assert store.values == {}
+
+
+def test_a_retry_finds_the_patch_of_the_try_that_crashed_applied_and_sends_nothing(api: FakeApi) -> None:
+    from .test_write_guard import FakeStore, context, earlier
+
+    body = {"custom_instructions": "Cite clauses."}
+    store = FakeStore(earlier(body, None))
+    api.on("GET", PATH, ok({**PROJECT, **body}))
+    operator = GcaiUpdateProjectOperator(task_id="update", project_id=PID, **body)
+    assert operator.execute(context(store, try_number=2))["custom_instructions"] == "Cite clauses."
+    assert [r.method for r in api.requests] == ["GET"]
+    assert store.values == {}
+
+
+def test_a_retry_refuses_to_overwrite_a_newer_patch_and_forgets_the_write(api: FakeApi) -> None:
+    from airflow_provider_projects.errors import ConcurrentChangeError
+
+    from .test_write_guard import FakeStore, context, earlier
+
+    body = {"custom_instructions": "Cite clauses."}
+    store = FakeStore(earlier(body, None, started_at="2026-01-01T00:00:00+00:00"))
+    api.on("GET", PATH, ok({**PROJECT, "custom_instructions": "Theirs", "updated_at": "2026-01-03T00:00:00Z"}))
+    operator = GcaiUpdateProjectOperator(task_id="update", project_id=PID, **body)
+    with pytest.raises(ConcurrentChangeError, match="after try 1"):
+        operator.execute(context(store, try_number=2))
+    assert [r.method for r in api.requests] == ["GET"]
+    assert store.values == {}
+
+
+def test_a_retry_sends_the_patch_when_nothing_changed_since_the_crashed_try(api: FakeApi) -> None:
+    from .test_write_guard import FakeStore, context, earlier
+
+    body = {"custom_instructions": "Cite clauses."}
+    # Updated exactly when the crashed try started: not after it, so not someone else's change.
+    store = FakeStore(earlier(body, None, started_at="2026-01-02T00:00:00+00:00"))
+    api.on("GET", PATH, ok(PROJECT))
+    api.on("PATCH", PATH, ok({**PROJECT, **body}))
+    operator = GcaiUpdateProjectOperator(task_id="update", project_id=PID, **body)
+    assert operator.execute(context(store, try_number=2))["custom_instructions"] == "Cite clauses."
+    assert [r.method for r in api.requests] == ["GET", "PATCH"]
+    assert store.values == {}
+
+
+def test_a_retry_that_cannot_read_when_the_crashed_try_started_refuses(api: FakeApi) -> None:
+    from airflow_provider_projects.errors import ConcurrentChangeError
+
+    from .test_write_guard import FakeStore, context, earlier
+
+    body = {"custom_instructions": "Cite clauses."}
+    store = FakeStore(earlier(body, None, started_at="not a time"))
+    api.on("GET", PATH, ok(PROJECT))
+    operator = GcaiUpdateProjectOperator(task_id="update", project_id=PID, **body)
+    with pytest.raises(ConcurrentChangeError) as refused:
+        operator.execute(context(store, try_number=2))
+    assert str(refused.value) == (
+        f"GC AI project {PID} was updated at {PROJECT['updated_at']}, after try 1 of this task started sending "
+        f"{body}. Not overwriting a newer change; clear the task to apply this one anyway."
+    )
+    assert [r.method for r in api.requests] == ["GET"]
+
+
+def test_a_retry_that_finds_its_change_applied_says_so(api: FakeApi) -> None:
+    from .test_write_guard import FakeStore, context, earlier
+
+    body = {"custom_instructions": "Cite clauses."}
+    api.on("GET", PATH, ok({**PROJECT, **body}))
+    operator = GcaiUpdateProjectOperator(task_id="update", project_id=PID, **body)
+    with capture_logs() as logs:
+        operator.execute(context(FakeStore(earlier(body, None)), try_number=2))
+    infos = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "info"]
+    assert f"GC AI project {PID} already holds this change (an earlier try applied it)" in infos
+
+
+def test_the_update_is_logged_with_the_fields_left_as_they_were(api: FakeApi) -> None:
+    api.on("PATCH", PATH, ok({**PROJECT, "name": "Renamed"}))
+    operator = GcaiUpdateProjectOperator(task_id="update", project_id=PID, name="Renamed")
+    with capture_logs() as logs:
+        operator.execute({})  # type: ignore[arg-type]
+    infos = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "info"]
+    [line] = [info for info in infos if info.startswith(f"GC AI project {PID}: ")]
+    assert line.endswith("; description, custom_instructions left as they were")
+
+
+def test_a_literal_beside_a_template_is_checked_when_the_dag_is_parsed() -> None:
+    with pytest.raises(InvalidInputError, match="description must be a string, or None to clear it"):
+        GcaiUpdateProjectOperator(task_id="update", project_id=PID, name="{{ params.name }}", description=5)
+    # The template alone waits for rendering: nothing to check yet.
+    GcaiUpdateProjectOperator(task_id="update2", project_id=PID, name="{{ params.name }}")

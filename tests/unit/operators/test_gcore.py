@@ -998,3 +998,58 @@ def test_execute_complete_without_any_deadline_gets_a_fresh_lock_timeout(api: Fa
     assert caught.value.kwargs == {"deadline": START + 560}
 
     assert make_op(deferrable=True).execute_complete({}, event=done_event()) == NEW
+
+
+# -- the write guard, as this operator uses it (issue 19: only test_write_guard.py covered it) -----
+
+
+def store_context(store: Any, try_number: int) -> dict[str, Any]:
+    from .test_write_guard import context
+
+    return context(store, try_number)
+
+
+def test_the_write_in_flight_is_recorded_then_forgotten(api: FakeApi) -> None:
+    from airflow_provider_projects.operators._write_guard import GUARD_KEY
+
+    from .test_write_guard import FakeStore
+
+    store = FakeStore()
+    in_flight: list[Any] = []
+
+    def put(request: Any) -> Reply:
+        in_flight.append(store.get(GUARD_KEY))
+        return ok(NEW)
+
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PUT", PROJECT_PATH, put)
+    assert make_op(method="PUT").execute(store_context(store, try_number=1)) == NEW
+    [record] = in_flight
+    assert record["try_number"] == 1
+    assert record["value"]["desired"] == DESIRED
+    assert record["value"]["before"] == {"name": OLD["name"], "description": OLD["description"]}
+    assert store.values == {}  # settled: forgotten
+
+
+def test_a_retry_finds_the_write_of_the_try_that_crashed_applied_and_sends_nothing(api: FakeApi) -> None:
+    from .test_write_guard import FakeStore, earlier
+
+    store = FakeStore(earlier(DESIRED, {"name": OLD["name"], "description": OLD["description"]}))
+    api.on("GET", PROJECT_PATH, ok(NEW))
+    assert make_op(method="PUT").execute(store_context(store, try_number=2)) == NEW
+    assert calls(api) == [("GET", PROJECT_PATH)]
+    assert store.values == {}
+
+
+def test_a_retry_refuses_to_overwrite_a_change_made_since_the_crash_and_forgets_the_write(api: FakeApi) -> None:
+    from airflow_provider_projects.errors import ConcurrentChangeError
+
+    from .test_write_guard import FakeStore, earlier
+
+    store = FakeStore(earlier(DESIRED, {"name": OLD["name"], "description": OLD["description"]}))
+    theirs = {**OLD, "name": "renamed-by-ops"}
+    api.on("GET", PROJECT_PATH, ok(theirs))
+    with pytest.raises(ConcurrentChangeError, match="renamed-by-ops"):
+        make_op(method="PUT").execute(store_context(store, try_number=2))
+    assert calls(api) == [("GET", PROJECT_PATH)]
+    assert store.values == {}  # the refusal is final: a cleared task then applies the change
