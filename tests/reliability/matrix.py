@@ -468,7 +468,7 @@ REPLACE = [
     ),
 ]
 
-# -- GcoreReplaceProjectOperator, deferrable (the wait runs in GcoreTaskTrigger) ----------------------
+# -- GcoreReplaceProjectOperator, deferrable (the wait runs in GcoreProjectUnlockedTrigger) ------------
 _D = "replace_deferred"
 REPLACE_DEFERRED = [
     scenario(
@@ -501,18 +501,18 @@ REPLACE_DEFERRED = [
         mutating=1,
         applied=1,
         slept=15,
-        fault_text="holder ends in ERROR (logged, the write goes ahead)",
+        fault_text="holder ends in ERROR (not read without fail_on_lock_error; the write goes ahead)",
         setup=(lock("ERROR", "Quota exceeded"),),
     ),
     scenario(
         _D,
         "lock-error-fail",
         outcome="GcoreTaskFailedError",
-        requests=5,
+        requests=6,
         mutating=0,
         applied=0,
         slept=15,
-        fault_text="holder ends in ERROR, fail_on_lock_error=True",
+        fault_text="holder ends in ERROR, fail_on_lock_error=True (read once, when the lock clears)",
         setup=(lock("ERROR", "Quota exceeded"),),
         kwargs={"fail_on_lock_error": True},
     ),
@@ -525,7 +525,8 @@ REPLACE_DEFERRED = [
         applied=1,
         slept=12.35,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
     ),
     scenario(
         _D,
@@ -536,7 +537,8 @@ REPLACE_DEFERRED = [
         applied=1,
         slept=30.5,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
     ),
     scenario(
         _D,
@@ -547,10 +549,20 @@ REPLACE_DEFERRED = [
         applied=1,
         slept=15.25,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
     ),
     scenario(
-        _D, "500", outcome="success", requests=8, mutating=1, applied=1, slept=15.75, setup=(lock(),), route=GET_TASK
+        _D,
+        "500",
+        outcome="success",
+        requests=8,
+        mutating=1,
+        applied=1,
+        slept=15.75,
+        setup=(lock(),),
+        route=GET_PROJECT,
+        mid_wait=True,
     ),
     scenario(
         _D,
@@ -561,7 +573,8 @@ REPLACE_DEFERRED = [
         applied=1,
         slept=15.75,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
     ),
     scenario(
         _D,
@@ -572,7 +585,8 @@ REPLACE_DEFERRED = [
         applied=0,
         slept=87.5,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
         message=("6 failed polls in a row",),
     ),
     scenario(
@@ -584,7 +598,8 @@ REPLACE_DEFERRED = [
         applied=1,
         slept=15.75,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
         timeout=TIMEOUT,
     ),
     # aiohttp sends a GET again by itself when a kept-alive connection drops: no backoff pause.
@@ -598,7 +613,8 @@ REPLACE_DEFERRED = [
         applied=1,
         slept=15.0,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
         attempts=7,
     ),
     scenario(
@@ -610,7 +626,8 @@ REPLACE_DEFERRED = [
         applied=1,
         slept=15,
         setup=(lock(),),
-        route=GET_TASK,
+        route=GET_PROJECT,
+        mid_wait=True,
     ),
     scenario(
         _D,
@@ -620,18 +637,18 @@ REPLACE_DEFERRED = [
         mutating=1,
         applied=1,
         slept=15,
-        fault_text="200 without state on the first task poll",
-        setup=(lock(), without(GET_TASK, "state", _task)),
+        fault_text="200 without task_id on the trigger's first project poll",
+        setup=(lock(), later(1, without(GET_PROJECT, "task_id", _project))),
     ),
     scenario(
         _D,
         "404-mid-wait",
         outcome="NotFoundError",
-        requests=6,
+        requests=3,
         mutating=0,
         applied=0,
-        slept=15,
-        fault_text="project deleted during the lock wait",
+        slept=5,
+        fault_text="project deleted during the lock wait (the next poll of the project sees it)",
         setup=(lock(), later(2, delete_project)),
     ),
     scenario(

@@ -133,6 +133,11 @@ def test_a_lock_holder_that_ended_in_error_is_reported(
     if scenario.target.startswith("task"):
         assert ("Quota exceeded" in result.message) is failed
         return
+    if scenario.target == "replace_deferred":
+        # The triggerer waits for the project's lock to clear; how its holder ended is read (one
+        # request) only when fail_on_lock_error needs it, so without it nothing is said of it.
+        assert not logged
+        return
     assert logged is failed
     if scenario.target.startswith("unlocked"):
         assert result.pushed["lock_task"]["state"] == ("ERROR" if failed else "FINISHED")

@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from requests.structures import CaseInsensitiveDict
 from samples import GCAI_ID, TASK_ID
 
-from airflow_provider_projects._http.core import NO_BODY, HttpCore
+from airflow_provider_projects._http.core import HttpCore
 from airflow_provider_projects._http.dialect import Dialect, ErrorDetails, GcaiDialect, GcoreDialect
 from airflow_provider_projects._http.wire import Response, Secret
 from airflow_provider_projects.errors import (
@@ -23,6 +23,7 @@ from airflow_provider_projects.errors import (
     ProjectsApiError,
     ServerError,
 )
+from airflow_provider_projects.unset import NOT_SET
 
 BASE = "https://api.example.test"
 GCORE_PATH = "/cloud/v1/projects/42"
@@ -378,7 +379,7 @@ HINTS = [
 
 @pytest.mark.parametrize(("dialect", "method", "status", "hint"), HINTS, ids=lambda v: str(v)[:12])
 def test_each_hint_reads_exactly(dialect: Dialect, method: str, status: int, hint: str) -> None:
-    request = make_core(dialect).request(method, GCORE_PATH, json_body={} if method != "GET" else NO_BODY)
+    request = make_core(dialect).request(method, GCORE_PATH, json_body={} if method != "GET" else NOT_SET)
     assert dialect.hint(request, status) == hint
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import traceback
 from collections.abc import Iterator
@@ -14,14 +15,14 @@ from typing import Any
 import pytest
 from airflow.sdk import BaseHook
 from fakes import FakeApi, Reply, VirtualClock, ok, run_virtual
-from samples import GCAI_ID, GCAI_PROJECT, GCAI_URL, GCORE_PROJECT, GCORE_URL, TASK_ID
+from samples import GCAI_ID, GCAI_PROJECT, GCORE_PROJECT, TASK_ID
 
-from airflow_provider_projects._http.wire import Timeout
+from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Timeout
 from airflow_provider_projects.errors import ApiUnreachableError, ConnectionSetupError, ProjectsApiError
 from airflow_provider_projects.hooks.base import ProjectsApiHook
-from airflow_provider_projects.hooks.settings import ConnectionSettings
 from airflow_provider_projects.hooks.gcai import GcaiHook
 from airflow_provider_projects.hooks.gcore import GcoreHook
+from airflow_provider_projects.hooks.settings import ConnectionSettings
 
 from .support import SECRET, every_text_of, gcore_conn, output_of, set_conn
 
