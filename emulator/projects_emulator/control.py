@@ -9,7 +9,9 @@ nothing but fake data.
 Every route calls the same ``ProjectsEmulator`` method a test would call in-process::
 
     GET    /                         what is running (edition, URLs, faults, held requests)
-    POST   /locks                    {"project_id", "seconds"?, "task_type"?} -> {"task_id"}
+    POST   /gcore/projects           {"count", "name_prefix"?, "description"?} -> {"project_ids"}
+    POST   /locks                    {"project_id", "seconds"?, "task_type"?, "outcome"?, "error"?} -> {"task_id"}
+                                     {"project_ids": [...], "seconds"?: S|[S, ...], ...} -> {"task_ids"}
     POST   /tasks/<id>/finish        {"state"?: FINISHED|ERROR, "error"?} -> {"task"}
     GET    /faults                   {"faults": [...]}
     POST   /faults                   add_fault's arguments as JSON ("path" is the regex) -> {"fault"}
@@ -30,7 +32,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from projects_emulator.gcore_api import phrase
+from projects_emulator.common import phrase
+from projects_emulator.faults import FaultOptions
 from projects_emulator.messages import BodyError, Request, Response
 from projects_emulator.server import Outcome
 
@@ -40,7 +43,8 @@ if TYPE_CHECKING:
 _TASK_FINISH = re.compile(r"/tasks/(?P<task_id>[^/]+)/finish")
 _FAULT = re.compile(r"/faults/(?P<fault_id>[0-9]+)")
 _STALLS = re.compile(r"/stalls/(?P<action>release|drop)")
-_FAULT_ARGS = ("status", "headers", "body", "delay", "drop", "truncate", "times", "stall", "stall_timeout")
+_FAULT_ARGS = FaultOptions.__optional_keys__
+_LOCK_ARGS = ("task_type", "outcome", "error")
 
 
 class _Refused(Exception):
@@ -77,6 +81,7 @@ class ControlApp:
     def _route(self, request: Request) -> dict[str, Any]:
         routes: dict[tuple[str, str], Callable[[Request], dict[str, Any]]] = {
             ("GET", "/"): lambda _: self._status(),
+            ("POST", "/gcore/projects"): self._add_projects,
             ("POST", "/locks"): self._lock,
             ("GET", "/faults"): lambda _: {"faults": [f.to_json() for f in self.emu.faults()]},
             ("POST", "/faults"): self._add_fault,
@@ -113,14 +118,27 @@ class ControlApp:
             "stalled": self.emu.stalled(),
         }
 
+    def _add_projects(self, request: Request) -> dict[str, Any]:
+        body = _body(request)
+        ids = self.emu.add_gcore_projects(
+            _field(body, "count", int),
+            name_prefix=_field(body, "name_prefix", str, "project"),
+            description=_field(body, "description", str, None),
+        )
+        return {"project_ids": ids}
+
     def _lock(self, request: Request) -> dict[str, Any]:
         body = _body(request)
-        task_id = self.emu.lock_gcore_project(
-            _field(body, "project_id", int),
-            seconds=_field(body, "seconds", float, None),
-            task_type=_field(body, "task_type", str, "update_project"),
-        )
-        return {"task_id": task_id}
+        options = {name: _field(body, name, str, None) for name in _LOCK_ARGS if name in body}
+        if "project_ids" in body:
+            ids = _field(body, "project_ids", list)
+            if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                raise ValueError("field 'project_ids' must be a list of integers")
+            seconds = body.get("seconds")
+            each = _durations(seconds, len(ids)) if isinstance(seconds, list) else _field(body, "seconds", float, None)
+            return {"task_ids": self.emu.lock_gcore_projects(ids, seconds=each, **options)}
+        seconds = _field(body, "seconds", float, None)
+        return {"task_id": self.emu.lock_gcore_project(_field(body, "project_id", int), seconds=seconds, **options)}
 
     def _finish(self, task_id: str, request: Request) -> dict[str, Any]:
         body = _body(request)
@@ -165,6 +183,17 @@ def _done(action: Callable[[], None]) -> dict[str, Any]:
     """Run a control that answers nothing, and answer ``{}``."""
     action()
     return {}
+
+
+def _durations(values: list[Any], count: int) -> list[float | None]:
+    """Per-project lock durations: numbers (seconds) or null (until finished), one per project."""
+    if len(values) != count or not all(v is None or _is_number(v) for v in values):
+        raise ValueError(f"field 'seconds' must be a number, null, or a list of {count} numbers or nulls")
+    return [None if v is None else float(v) for v in values]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _body(request: Request) -> dict[str, Any]:
