@@ -15,14 +15,15 @@ Every route calls the same ``ProjectsEmulator`` method a test would call in-proc
     POST   /tasks/<id>/finish        {"state"?: FINISHED|ERROR, "error"?} -> {"task"}
     GET    /faults                   {"faults": [...]}
     POST   /faults                   add_fault's arguments as JSON ("path" is the regex) -> {"fault"}
-    DELETE /faults[/<id>]            withdraw every fault, or one
+    DELETE /faults                   withdraw every fault -> {"cleared": N}
+    DELETE /faults/<id>              withdraw one -> {"removed": id}
     GET    /stalls                   {"stalled": [...]}: requests held by stall faults
     POST   /stalls/release|drop      {"fault_id"?} -> {"count"}
-    GET    /journal?api=&method=&path=   {"requests": [...]}
-    DELETE /journal                  forget the journal
-    PUT    /rate-limit               {"limit": N|null, "window"?: S}
+    GET    /journal?api=&method=&path=   {"requests": [...]}, each with its answer's "status"
+    DELETE /journal                  forget the journal -> {"cleared": N}
+    PUT    /rate-limit               {"limit": N|null, "window"?: S} -> the same, as now set
     PUT    /edition                  {"edition": "2026-05"|"2026-08"}
-    POST   /reset                    back to the seeded start
+    POST   /reset                    back to the seeded start -> {"reset": true}
 """
 
 from __future__ import annotations
@@ -85,13 +86,13 @@ class ControlApp:
             ("POST", "/locks"): self._lock,
             ("GET", "/faults"): lambda _: {"faults": [f.to_json() for f in self.emu.faults()]},
             ("POST", "/faults"): self._add_fault,
-            ("DELETE", "/faults"): lambda _: _done(self.emu.clear_faults),
+            ("DELETE", "/faults"): lambda _: {"cleared": self.emu.clear_faults()},
             ("GET", "/stalls"): lambda _: {"stalled": self.emu.stalled()},
             ("GET", "/journal"): self._journal,
-            ("DELETE", "/journal"): lambda _: _done(self.emu.clear_journal),
+            ("DELETE", "/journal"): lambda _: {"cleared": self.emu.clear_journal()},
             ("PUT", "/rate-limit"): self._rate_limit,
             ("PUT", "/edition"): self._edition,
-            ("POST", "/reset"): lambda _: _done(self.emu.reset),
+            ("POST", "/reset"): self._reset,
         }
         handler = routes.get((request.method, request.path))
         if handler is not None:
@@ -100,7 +101,7 @@ class ControlApp:
             return self._finish(match["task_id"], request)
         if request.method == "DELETE" and (match := _FAULT.fullmatch(request.path)):
             self.emu.remove_fault(int(match["fault_id"]))
-            return {}
+            return {"removed": int(match["fault_id"])}
         if request.method == "POST" and (match := _STALLS.fullmatch(request.path)):
             fault_id = _field(_body(request), "fault_id", int, None)
             act = self.emu.release_stalled if match["action"] == "release" else self.emu.drop_stalled
@@ -168,8 +169,13 @@ class ControlApp:
 
     def _rate_limit(self, request: Request) -> dict[str, Any]:
         body = _body(request)
-        self.emu.set_gcai_rate_limit(_field(body, "limit", int, None), _field(body, "window", float, 60.0))
-        return {}
+        limit, window = _field(body, "limit", int, None), _field(body, "window", float, 60.0)
+        self.emu.set_gcai_rate_limit(limit, window)
+        return {"limit": limit, "window": window}
+
+    def _reset(self, request: Request) -> dict[str, Any]:
+        self.emu.reset()
+        return {"reset": True}
 
     def _edition(self, request: Request) -> dict[str, Any]:
         self.emu.edition = _field(_body(request), "edition", str)
@@ -177,12 +183,6 @@ class ControlApp:
 
 
 _MISSING: Any = object()
-
-
-def _done(action: Callable[[], None]) -> dict[str, Any]:
-    """Run a control that answers nothing, and answer ``{}``."""
-    action()
-    return {}
 
 
 def _durations(values: list[Any], count: int) -> list[float | None]:

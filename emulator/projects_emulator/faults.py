@@ -81,13 +81,21 @@ class Fault:
             "method": self.method,
             "path": self.path_pattern.pattern,
             "status": self.status,
+            "headers": self.headers,
+            "body": self._shown_body(),
             "delay": self.delay,
             "drop": self.drop,
             "truncate": self.truncate,
             "stall": self.stall,
+            "stall_timeout": self.stall_timeout,
             "remaining": self.remaining,
             "hits": self.hits,
         }
+
+    def _shown_body(self) -> Any:
+        # JSON carries no bytes: a verbatim body is shown as the text it sends.
+        raw = self.raw_body()
+        return self.body if raw is None else raw.decode("utf-8", errors="replace")
 
     def raw_body(self) -> bytes | None:
         """Return the verbatim body for ``str``/``bytes`` bodies, else None (JSON-encoded later)."""
@@ -179,9 +187,11 @@ class FaultBook:
         """Withdraw a fault (no error if it is already gone)."""
         self._faults = [f for f in self._faults if f is not fault]
 
-    def clear(self) -> None:
-        """Withdraw every fault."""
+    def clear(self) -> int:
+        """Withdraw every fault; returns how many there were."""
+        count = len(self._faults)
         self._faults.clear()
+        return count
 
     def take(self, api: str, method: str, path: str) -> Fault | None:
         """Return the first fault matching the request and count one use of it."""

@@ -45,10 +45,10 @@ class RequestControls:
         with self._backend.lock:
             return self._backend.faults.active()
 
-    def clear_faults(self) -> None:
-        """Withdraw every fault."""
+    def clear_faults(self) -> int:
+        """Withdraw every fault; returns how many were withdrawn."""
         with self._backend.lock:
-            self._backend.faults.clear()
+            return self._backend.faults.clear()
 
     def stalled(self) -> list[dict[str, Any]]:
         """The requests stall faults hold now: ``{"fault_id", "api", "method", "path"}``, oldest first."""
@@ -69,14 +69,19 @@ class RequestControls:
     def requests(
         self, api: str | None = None, method: str | None = None, path: str | None = None
     ) -> list[RecordedRequest]:
-        """Journaled requests matching the filters (``path`` without base prefix), oldest first."""
+        """Journaled requests matching the filters (``path`` without base prefix), oldest first.
+
+        Each carries the ``status`` it was answered with (None: no answer, or not yet), its
+        arrival as ``wall_time`` (ISO 8601 UTC, to line up with Airflow's logs) and ``time`` (the
+        emulator's clock, for ordering and intervals).
+        """
         with self._backend.lock:
             return self._backend.journal.select(api=api, method=method, path=path)
 
-    def clear_journal(self) -> None:
-        """Forget every journaled request."""
+    def clear_journal(self) -> int:
+        """Forget every journaled request; returns how many were forgotten."""
         with self._backend.lock:
-            self._backend.journal.clear()
+            return self._backend.journal.clear()
 
 
 def _fault_id(fault: Fault | int | None) -> int | None:

@@ -181,3 +181,15 @@ def test_control_refuses_a_bad_bulk_lock_and_locks_nothing(
     with pytest.raises(ControlError, match=words):
         control.call("POST", "/locks", body)
     assert controlled.gcore_project(2)["task_id"] is None
+
+
+def test_control_clears_say_how_many_and_what(controlled: ProjectsEmulator, control: ControlClient) -> None:
+    controlled.add_fault("gcore", "GET", ".*", status=500, times=None)
+    controlled.add_fault("gcai", "GET", ".*", status=500, times=None)
+    requests.get(f"{controlled.gcai_url}/ping", headers={"Authorization": controlled.gcai_org_key}, timeout=5)
+    assert control.call("DELETE", "/faults/2") == {"removed": 2}
+    assert control.call("DELETE", "/faults") == {"cleared": 1}
+    assert control.call("DELETE", "/journal") == {"cleared": 1}
+    assert control.call("PUT", "/rate-limit", {"limit": 5}) == {"limit": 5, "window": 60.0}
+    assert control.call("POST", "/reset") == {"reset": True}
+    assert (control.call("GET", "/journal")["requests"], controlled.faults()) == ([], [])
