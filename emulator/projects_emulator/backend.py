@@ -22,7 +22,7 @@ from projects_emulator.messages import Request, Response
 from projects_emulator.ratelimit import SlidingWindowLimiter
 from projects_emulator.server import Outcome
 from projects_emulator.stalls import Stall, StallRoom
-from projects_emulator.timeline import Timeline
+from projects_emulator.timeline import Timeline, iso_utc
 
 GCORE_KEY = "emu-gcore-key-0001"
 
@@ -63,17 +63,26 @@ class Backend:
         """Journal, fault-check and answer one request (``Dispatcher`` protocol of the server)."""
         with self.lock:
             fault = self.faults.take(api, request.method, request.path)
-            self.journal.record(api, request, self.timeline.now(), faulted=fault is not None, secrets=self.secrets())
-            if fault is None:
-                return Outcome(self._answer(api, request))
-            if not fault.stall:
-                return self._faulted(api, request, fault)
+            now = self.timeline.now()
+            number = self.journal.record(
+                api, request, now, iso_utc(self.timeline.epoch(now)), faulted=fault is not None, secrets=self.secrets()
+            )
+            if fault is None or not fault.stall:
+                outcome = Outcome(self._answer(api, request)) if fault is None else self._faulted(api, request, fault)
+                return self._journaled(number, outcome)
         stall = Stall(fault.id, api, request.method, request.path, fault.stall_timeout)
 
         def after_the_stall() -> Outcome:
-            return self._faulted(api, request, fault) if self.stalls.hold(stall) else Outcome(None)
+            outcome = self._faulted(api, request, fault) if self.stalls.hold(stall) else Outcome(None)
+            return self._journaled(number, outcome)
 
         return Outcome(None, deferred=after_the_stall)
+
+    def _journaled(self, number: int, outcome: Outcome) -> Outcome:
+        """Note the outcome's status in the journal entry of request ``number``, and return it."""
+        with self.lock:
+            self.journal.answered(number, None if outcome.response is None else outcome.response.status)
+        return outcome
 
     def _faulted(self, api: str, request: Request, fault: Fault) -> Outcome:
         """Carry out a fault's answer: drop, replace, or the API's answer with headers/delay/cut."""

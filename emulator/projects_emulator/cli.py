@@ -1,8 +1,9 @@
 """The ``projects-emulator`` command: ``serve`` the emulator, and change a running one from another shell.
 
 Every command but ``serve`` talks to the control endpoint whose URL ``serve`` printed (as
-``export PROJECTS_EMULATOR_URL=...``), or ``--control-url``. Results go to stdout (one id, or one
-JSON object per line); a failure is one line on stderr and a non-zero exit, never a traceback.
+``export PROJECTS_EMULATOR_URL=...``), or ``--control-url``. Results go to stdout: ids or JSON
+objects one a line, or a sentence saying what changed; a failure is one line on stderr and a
+non-zero exit, never a traceback. The commands themselves are in ``cli_commands``.
 """
 
 from __future__ import annotations
@@ -15,107 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from projects_emulator import __version__
+from projects_emulator import cli_commands as run_commands
 from projects_emulator.control_client import URL_VARIABLE, ControlClient, ControlError
 from projects_emulator.editions import CURRENT, EDITIONS
 
-Command = Callable[[ControlClient, argparse.Namespace], Any]
 
-
-def rate(text: str) -> tuple[int, float]:
-    """Parse ``LIMIT/WINDOW_SECONDS`` (``120/60``; the window defaults to 60)."""
-    limit, _, window = text.partition("/")
-    try:
-        return int(limit), float(window or 60)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError("expected LIMIT/WINDOW_SECONDS, e.g. 120/60, or off") from exc
-
-
-def _header(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError("expected NAME:VALUE, e.g. Retry-After:3")
-    return name.strip(), value.strip()
-
-
-# -- commands against a running emulator ---------------------------------------------------------
-def _lock(client: ControlClient, args: argparse.Namespace) -> Any:
-    seconds = None if args.until_released else args.seconds
-    body = {"project_id": args.project_id, "seconds": seconds, "task_type": args.task_type}
-    return client.call("POST", "/locks", body)["task_id"]
-
-
-def _finish(client: ControlClient, args: argparse.Namespace) -> Any:
-    return client.call("POST", f"/tasks/{args.task_id}/finish", {"state": "FINISHED"})["task"]["state"]
-
-
-def _fail(client: ControlClient, args: argparse.Namespace) -> Any:
-    body = {"state": "ERROR", "error": args.error}
-    return client.call("POST", f"/tasks/{args.task_id}/finish", body)["task"]["state"]
-
-
-def _fault(client: ControlClient, args: argparse.Namespace) -> Any:
-    body: dict[str, Any] = {
-        "api": args.api,
-        "method": args.method,
-        "path": args.path_regex,
-        "times": None if args.forever else args.times,
-        "drop": args.drop,
-        "truncate": args.truncate,
-        "stall": args.stall,
-    }
-    optional = {"status": args.status, "delay": args.delay, "body": args.body, "stall_timeout": args.stall_timeout}
-    body.update({name: value for name, value in optional.items() if value is not None})
-    if args.header:
-        body["headers"] = dict(args.header)
-    return client.call("POST", "/faults", body)["fault"]["id"]
-
-
-def _faults(client: ControlClient, args: argparse.Namespace) -> Any:
-    if args.clear:
-        return client.call("DELETE", "/faults")
-    return client.call("GET", "/faults")["faults"]
-
-
-def _remove_fault(client: ControlClient, args: argparse.Namespace) -> Any:
-    return client.call("DELETE", f"/faults/{args.fault_id}")
-
-
-def _stalled(action: str) -> Command:
-    def run(client: ControlClient, args: argparse.Namespace) -> Any:
-        return client.call("POST", f"/stalls/{action}", {"fault_id": args.fault})["count"]
-
-    return run
-
-
-def _stalls(client: ControlClient, args: argparse.Namespace) -> Any:
-    return client.call("GET", "/stalls")["stalled"]
-
-
-def _journal(client: ControlClient, args: argparse.Namespace) -> Any:
-    if args.clear:
-        return client.call("DELETE", "/journal")
-    query = {"api": args.api, "method": args.method, "path": args.path}
-    return client.call("GET", "/journal", query=query)["requests"]
-
-
-def _rate_limit(client: ControlClient, args: argparse.Namespace) -> Any:
-    limit, window = (None, 60.0) if args.rate == "off" else rate(args.rate)
-    return client.call("PUT", "/rate-limit", {"limit": limit, "window": window})
-
-
-def _edition(client: ControlClient, args: argparse.Namespace) -> Any:
-    return client.call("PUT", "/edition", {"edition": args.edition})["edition"]
-
-
-def _reset(client: ControlClient, args: argparse.Namespace) -> Any:
-    return client.call("POST", "/reset")
-
-
-def _status(client: ControlClient, args: argparse.Namespace) -> Any:
-    return client.call("GET", "/")
-
-
-# -- the parser ----------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     """The whole command line (``serve`` plus the control commands)."""
     top = argparse.ArgumentParser(
@@ -128,7 +33,23 @@ def parser() -> argparse.ArgumentParser:
     # Accepted after the command too; SUPPRESS keeps a value given before the command.
     remote = argparse.ArgumentParser(add_help=False)
     remote.add_argument("--control-url", default=argparse.SUPPRESS, help=url_help)
+    _add_serve(commands)
 
+    def add(name: str, run: run_commands.Command, summary: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[remote], help=summary)
+        sub.set_defaults(run=run)
+        return sub
+
+    _add_gcore_commands(add)
+    _add_fault_commands(add)
+    _add_other_commands(add)
+    return top
+
+
+Adder = Callable[[str, run_commands.Command, str], argparse.ArgumentParser]
+
+
+def _add_serve(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the emulator until Ctrl+C or SIGTERM")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (fixed public keys!)")
@@ -137,27 +58,34 @@ def parser() -> argparse.ArgumentParser:
             f"--{name}-port", type=int, default=0, metavar="N", help=f"{what} port (default 0: a free one)"
         )
     serve.add_argument("--edition", choices=EDITIONS, default=CURRENT, help=f"Gcore spec edition (default {CURRENT})")
-    serve.add_argument("--gcai-rate-limit", type=rate, metavar="LIMIT/WINDOW", help="GC AI limit, e.g. 120/60")
+    serve.add_argument(
+        "--gcai-rate-limit", type=run_commands.rate, metavar="LIMIT/WINDOW", help="GC AI limit, e.g. 120/60"
+    )
     serve.set_defaults(run=None)
 
-    def add(name: str, run: Command, summary: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[remote], help=summary)
-        sub.set_defaults(run=run)
-        return sub
 
-    lock = add("lock", _lock, "lock a Gcore project by a running task; prints the task id")
-    lock.add_argument("project_id", type=int, metavar="PROJECT_ID")
+def _add_gcore_commands(add: Adder) -> None:
+    projects = add("add-projects", run_commands.add_projects, "create Gcore projects at once; prints their ids")
+    projects.add_argument("count", type=int, metavar="COUNT")
+    projects.add_argument("--name-prefix", default="project", help="names are PREFIX-ID (default project)")
+    projects.add_argument("--description", help="every new project's description (default none)")
+    lock = add("lock", run_commands.lock, "lock Gcore projects, each by a running task; prints the task ids")
+    lock.add_argument(
+        "project_ids", type=run_commands.project_ids, nargs="+", metavar="PROJECT_ID", help="an id, or FIRST-LAST"
+    )
     how_long = lock.add_mutually_exclusive_group()
-    how_long.add_argument("--seconds", type=float, default=16.0, help="the task ends after this long (default 16)")
-    how_long.add_argument("--until-released", action="store_true", help="the task runs until `finish`/`fail`")
+    how_long.add_argument("--seconds", type=float, default=16.0, help="the tasks end after this long (default 16)")
+    how_long.add_argument("--until-released", action="store_true", help="the tasks run until `finish`/`fail`")
     lock.add_argument("--task-type", default="update_project", help="task type in the 409 message")
-    finish = add("finish", _finish, "end a Gcore task as FINISHED (releases its lock)")
+    finish = add("finish", run_commands.finish, "end a Gcore task as FINISHED (releases its lock)")
     finish.add_argument("task_id", metavar="TASK_ID")
-    fail = add("fail", _fail, "end a Gcore task as ERROR (releases its lock)")
+    fail = add("fail", run_commands.fail, "end a Gcore task as ERROR (releases its lock)")
     fail.add_argument("task_id", metavar="TASK_ID")
     fail.add_argument("--error", required=True, help="the task's error text")
 
-    fault = add("fault", _fault, "make matching requests misbehave; prints the fault id")
+
+def _add_fault_commands(add: Adder) -> None:
+    fault = add("fault", run_commands.fault, "make matching requests misbehave; prints the fault id")
     fault.add_argument("api", choices=("gcore", "gcai"), metavar="API", help="gcore or gcai")
     fault.add_argument("method", metavar="METHOD", help="HTTP method, or * for any")
     fault.add_argument("path_regex", metavar="PATH_REGEX", help="regex for the whole path, e.g. /cloud/v1/projects/2")
@@ -170,31 +98,36 @@ def parser() -> argparse.ArgumentParser:
     fault.add_argument("--stall", action="store_true", help="hold the request unhandled until `release`/`drop`")
     fault.add_argument("--stall-timeout", type=float, metavar="S", help="drop a stalled request after S s (300)")
     fault.add_argument("--truncate", action="store_true", help="cut the answer's body in half")
-    fault.add_argument("--header", type=_header, action="append", metavar="NAME:VALUE", help="add a header")
+    fault.add_argument("--header", type=run_commands.header, action="append", metavar="NAME:VALUE", help="add a header")
     fault.add_argument("--body", help="answer this body verbatim")
-    add("faults", _faults, "list the active faults").add_argument("--clear", action="store_true", help="remove all")
-    add("remove-fault", _remove_fault, "withdraw one fault").add_argument("fault_id", type=int, metavar="FAULT_ID")
+    faults = add("faults", run_commands.faults, "list the active faults, one JSON object a line")
+    faults.add_argument("--clear", action="store_true", help="remove them all instead")
+    add("remove-fault", run_commands.remove_fault, "withdraw one fault").add_argument(
+        "fault_id", type=int, metavar="FAULT_ID"
+    )
     for action, what in (("release", "let stalled requests through"), ("drop", "drop stalled requests unanswered")):
-        sub = add(action, _stalled(action), f"{what}; prints how many")
+        sub = add(action, run_commands.stalled(action), f"{what}; prints how many")
         sub.add_argument("--fault", type=int, metavar="FAULT_ID", help="only those of this fault")
-    add("stalls", _stalls, "list the requests stall faults hold")
+    add("stalls", run_commands.stalls, "list the requests stall faults hold")
 
-    journal = add("journal", _journal, "print received requests, one JSON object a line")
+
+def _add_other_commands(add: Adder) -> None:
+    journal = add("journal", run_commands.journal, "print received requests and their answers' status, one a line")
     journal.add_argument("--api", choices=("gcore", "gcai"))
     journal.add_argument("--method")
     journal.add_argument("--path", help="exact path without the base prefix")
     journal.add_argument("--clear", action="store_true", help="forget the journal instead")
-    add("rate-limit", _rate_limit, "limit GC AI requests").add_argument("rate", metavar="LIMIT/WINDOW|off")
-    add("edition", _edition, "switch the Gcore spec edition").add_argument("edition", choices=EDITIONS)
-    add("reset", _reset, "back to the seeded start (data, faults, journal, settings)")
-    add("status", _status, "print what runs where, the faults and the stalled requests")
-    return top
+    add("rate-limit", run_commands.rate_limit, "limit GC AI requests").add_argument("rate", metavar="LIMIT/WINDOW|off")
+    add("edition", run_commands.edition, "switch the Gcore spec edition").add_argument("edition", choices=EDITIONS)
+    add("reset", run_commands.reset, "back to the seeded start (data, faults, journal, settings)")
+    add("status", run_commands.status, "print what runs where, the faults and the stalled requests")
 
 
 def _print(result: Any) -> None:
     if isinstance(result, list):
+        # Ids one a line, bare (``xargs``-ready); records one JSON object a line.
         for item in result:
-            print(json.dumps(item, sort_keys=True))
+            print(item if isinstance(item, str | int) else json.dumps(item, sort_keys=True))
     elif isinstance(result, dict):
         if result:
             print(json.dumps(result, sort_keys=True, indent=2))

@@ -9,18 +9,21 @@ nothing but fake data.
 Every route calls the same ``ProjectsEmulator`` method a test would call in-process::
 
     GET    /                         what is running (edition, URLs, faults, held requests)
-    POST   /locks                    {"project_id", "seconds"?, "task_type"?} -> {"task_id"}
+    POST   /gcore/projects           {"count", "name_prefix"?, "description"?} -> {"project_ids"}
+    POST   /locks                    {"project_id", "seconds"?, "task_type"?, "outcome"?, "error"?} -> {"task_id"}
+                                     {"project_ids": [...], "seconds"?: S|[S, ...], ...} -> {"task_ids"}
     POST   /tasks/<id>/finish        {"state"?: FINISHED|ERROR, "error"?} -> {"task"}
     GET    /faults                   {"faults": [...]}
     POST   /faults                   add_fault's arguments as JSON ("path" is the regex) -> {"fault"}
-    DELETE /faults[/<id>]            withdraw every fault, or one
+    DELETE /faults                   withdraw every fault -> {"cleared": N}
+    DELETE /faults/<id>              withdraw one -> {"removed": id}
     GET    /stalls                   {"stalled": [...]}: requests held by stall faults
     POST   /stalls/release|drop      {"fault_id"?} -> {"count"}
-    GET    /journal?api=&method=&path=   {"requests": [...]}
-    DELETE /journal                  forget the journal
-    PUT    /rate-limit               {"limit": N|null, "window"?: S}
+    GET    /journal?api=&method=&path=   {"requests": [...]}, each with its answer's "status"
+    DELETE /journal                  forget the journal -> {"cleared": N}
+    PUT    /rate-limit               {"limit": N|null, "window"?: S} -> the same, as now set
     PUT    /edition                  {"edition": "2026-05"|"2026-08"}
-    POST   /reset                    back to the seeded start
+    POST   /reset                    back to the seeded start -> {"reset": true}
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from projects_emulator.gcore_api import phrase
+from projects_emulator.common import phrase
+from projects_emulator.faults import FaultOptions
 from projects_emulator.messages import BodyError, Request, Response
 from projects_emulator.server import Outcome
 
@@ -40,7 +44,8 @@ if TYPE_CHECKING:
 _TASK_FINISH = re.compile(r"/tasks/(?P<task_id>[^/]+)/finish")
 _FAULT = re.compile(r"/faults/(?P<fault_id>[0-9]+)")
 _STALLS = re.compile(r"/stalls/(?P<action>release|drop)")
-_FAULT_ARGS = ("status", "headers", "body", "delay", "drop", "truncate", "times", "stall", "stall_timeout")
+_FAULT_ARGS = FaultOptions.__optional_keys__
+_LOCK_ARGS = ("task_type", "outcome", "error")
 
 
 class _Refused(Exception):
@@ -77,16 +82,17 @@ class ControlApp:
     def _route(self, request: Request) -> dict[str, Any]:
         routes: dict[tuple[str, str], Callable[[Request], dict[str, Any]]] = {
             ("GET", "/"): lambda _: self._status(),
+            ("POST", "/gcore/projects"): self._add_projects,
             ("POST", "/locks"): self._lock,
             ("GET", "/faults"): lambda _: {"faults": [f.to_json() for f in self.emu.faults()]},
             ("POST", "/faults"): self._add_fault,
-            ("DELETE", "/faults"): lambda _: _done(self.emu.clear_faults),
+            ("DELETE", "/faults"): lambda _: {"cleared": self.emu.clear_faults()},
             ("GET", "/stalls"): lambda _: {"stalled": self.emu.stalled()},
             ("GET", "/journal"): self._journal,
-            ("DELETE", "/journal"): lambda _: _done(self.emu.clear_journal),
+            ("DELETE", "/journal"): lambda _: {"cleared": self.emu.clear_journal()},
             ("PUT", "/rate-limit"): self._rate_limit,
             ("PUT", "/edition"): self._edition,
-            ("POST", "/reset"): lambda _: _done(self.emu.reset),
+            ("POST", "/reset"): self._reset,
         }
         handler = routes.get((request.method, request.path))
         if handler is not None:
@@ -95,7 +101,7 @@ class ControlApp:
             return self._finish(match["task_id"], request)
         if request.method == "DELETE" and (match := _FAULT.fullmatch(request.path)):
             self.emu.remove_fault(int(match["fault_id"]))
-            return {}
+            return {"removed": int(match["fault_id"])}
         if request.method == "POST" and (match := _STALLS.fullmatch(request.path)):
             fault_id = _field(_body(request), "fault_id", int, None)
             act = self.emu.release_stalled if match["action"] == "release" else self.emu.drop_stalled
@@ -113,14 +119,27 @@ class ControlApp:
             "stalled": self.emu.stalled(),
         }
 
+    def _add_projects(self, request: Request) -> dict[str, Any]:
+        body = _body(request)
+        ids = self.emu.add_gcore_projects(
+            _field(body, "count", int),
+            name_prefix=_field(body, "name_prefix", str, "project"),
+            description=_field(body, "description", str, None),
+        )
+        return {"project_ids": ids}
+
     def _lock(self, request: Request) -> dict[str, Any]:
         body = _body(request)
-        task_id = self.emu.lock_gcore_project(
-            _field(body, "project_id", int),
-            seconds=_field(body, "seconds", float, None),
-            task_type=_field(body, "task_type", str, "update_project"),
-        )
-        return {"task_id": task_id}
+        options = {name: _field(body, name, str, None) for name in _LOCK_ARGS if name in body}
+        if "project_ids" in body:
+            ids = _field(body, "project_ids", list)
+            if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                raise ValueError("field 'project_ids' must be a list of integers")
+            seconds = body.get("seconds")
+            each = _durations(seconds, len(ids)) if isinstance(seconds, list) else _field(body, "seconds", float, None)
+            return {"task_ids": self.emu.lock_gcore_projects(ids, seconds=each, **options)}
+        seconds = _field(body, "seconds", float, None)
+        return {"task_id": self.emu.lock_gcore_project(_field(body, "project_id", int), seconds=seconds, **options)}
 
     def _finish(self, task_id: str, request: Request) -> dict[str, Any]:
         body = _body(request)
@@ -150,8 +169,13 @@ class ControlApp:
 
     def _rate_limit(self, request: Request) -> dict[str, Any]:
         body = _body(request)
-        self.emu.set_gcai_rate_limit(_field(body, "limit", int, None), _field(body, "window", float, 60.0))
-        return {}
+        limit, window = _field(body, "limit", int, None), _field(body, "window", float, 60.0)
+        self.emu.set_gcai_rate_limit(limit, window)
+        return {"limit": limit, "window": window}
+
+    def _reset(self, request: Request) -> dict[str, Any]:
+        self.emu.reset()
+        return {"reset": True}
 
     def _edition(self, request: Request) -> dict[str, Any]:
         self.emu.edition = _field(_body(request), "edition", str)
@@ -161,10 +185,15 @@ class ControlApp:
 _MISSING: Any = object()
 
 
-def _done(action: Callable[[], None]) -> dict[str, Any]:
-    """Run a control that answers nothing, and answer ``{}``."""
-    action()
-    return {}
+def _durations(values: list[Any], count: int) -> list[float | None]:
+    """Per-project lock durations: numbers (seconds) or null (until finished), one per project."""
+    if len(values) != count or not all(v is None or _is_number(v) for v in values):
+        raise ValueError(f"field 'seconds' must be a number, null, or a list of {count} numbers or nulls")
+    return [None if v is None else float(v) for v in values]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _body(request: Request) -> dict[str, Any]:

@@ -3,14 +3,15 @@
 Used by the demo (``scripts/run_examples.py``) and the integration tests; users can run their
 own DAGs offline the same way::
 
-    env = prepare_airflow(home=tmp, dags_folder=Path("dags"))   # before Airflow is imported
+    prepare_airflow(home=Path(tempfile.mkdtemp()), dags_folder=Path("dags"))   # before Airflow is imported
     with ProjectsEmulator() as emu:
         os.environ.update(emu.airflow_connection_env())
-        report = run_dag_file(Path("dags/my_dag.py"), "my_dag", conf={...})
+        report = run_dag_file(Path("dags/my_dag.py"), "my_dag", conf={"project_id": 2})
         assert report.state == "success", report.failures
 
 ``prepare_airflow`` must run before anything imports Airflow in this process: Airflow reads
-``AIRFLOW_HOME`` and the DAGs folder once, at import.
+``AIRFLOW_HOME`` and the DAGs folder once, at import. Under pytest that is a ``pytest_configure``
+hook in ``conftest.py`` (docs/emulator.md, "Run a DAG file offline", shows one that runs).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from pathlib import Path
 from typing import Any
 
 
+class XComNotFound(KeyError):
+    """The run holds no XCom for that task, key and map index; the message says what it holds."""
+
+    def __str__(self) -> str:
+        # KeyError's own str() shows the repr of its argument, quotes and escapes included.
+        return str(self.args[0])
+
+
 @dataclass
 class DagRunReport:
     """The outcome of one ``dag.test()`` run: states and XCom values per task (and map index)."""
@@ -30,15 +39,35 @@ class DagRunReport:
     dag_id: str
     run_id: str
     state: str
+    #: State per task; a mapped task instance is named ``task_id[map_index]``.
     task_states: dict[str, str] = field(default_factory=dict)
+    #: XCom values by ``(task_id, map_index, key)``; map index -1 is an unmapped task.
     xcoms: dict[tuple[str, int, str], Any] = field(default_factory=dict)
 
     @property
     def failures(self) -> dict[str, str]:
+        """The task instances that did not succeed, with their states (empty when all did)."""
         return {task: state for task, state in self.task_states.items() if state != "success"}
 
     def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
-        return self.xcoms[(task_id, map_index, key)]
+        """The XCom value ``task_id`` pushed under ``key``; ``XComNotFound`` names what exists instead."""
+        try:
+            return self.xcoms[(task_id, map_index, key)]
+        except KeyError:
+            raise XComNotFound(self._no_xcom(task_id, key, map_index)) from None
+
+    def _no_xcom(self, task_id: str, key: str, map_index: int) -> str:
+        where = f"task {task_id!r}" + (f" (map index {map_index})" if map_index >= 0 else "")
+        asked = f"{where} of run {self.run_id!r} ({self.dag_id}) pushed no XCom {key!r}"
+        keys = sorted(k for t, i, k in self.xcoms if (t, i) == (task_id, map_index))
+        if keys:
+            return f"{asked}; its keys: {', '.join(map(repr, keys))}"
+        indexes = sorted({i for t, i, _ in self.xcoms if t == task_id})
+        if indexes:
+            return f"{asked}; it pushed XComs at map indexes {indexes}: pass map_index="
+        state = self.task_states.get(task_id if map_index < 0 else f"{task_id}[{map_index}]", "not in this run")
+        pushed = sorted({f"{t}[{i}]" if i >= 0 else t for t, i, _ in self.xcoms})
+        return f"{asked} (its state: {state}); tasks with XComs: {', '.join(pushed) or 'none'}"
 
 
 def prepare_airflow(*, home: Path, dags_folder: Path, deferrable: bool = False) -> dict[str, str]:

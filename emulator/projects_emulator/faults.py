@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
+from projects_emulator.common import check_keywords
 from projects_emulator.stalls import DEFAULT_STALL_TIMEOUT
 
 Api = Literal["gcore", "gcai"]
@@ -80,13 +81,21 @@ class Fault:
             "method": self.method,
             "path": self.path_pattern.pattern,
             "status": self.status,
+            "headers": self.headers,
+            "body": self._shown_body(),
             "delay": self.delay,
             "drop": self.drop,
             "truncate": self.truncate,
             "stall": self.stall,
+            "stall_timeout": self.stall_timeout,
             "remaining": self.remaining,
             "hits": self.hits,
         }
+
+    def _shown_body(self) -> Any:
+        # JSON carries no bytes: a verbatim body is shown as the text it sends.
+        raw = self.raw_body()
+        return self.body if raw is None else raw.decode("utf-8", errors="replace")
 
     def raw_body(self) -> bytes | None:
         """Return the verbatim body for ``str``/``bytes`` bodies, else None (JSON-encoded later)."""
@@ -97,45 +106,58 @@ class Fault:
         return None
 
 
-def make_fault(
-    api: str,
-    method: str,
-    path_pattern: str | re.Pattern[str],
-    *,
-    status: int | None = None,
-    headers: dict[str, str] | None = None,
-    body: Any = None,
-    delay: float | None = None,
-    drop: bool = False,
-    truncate: bool = False,
-    times: int | None = 1,
-    stall: bool = False,
-    stall_timeout: float | None = None,
-) -> Fault:
+class FaultOptions(TypedDict, total=False):
+    """How a fault misbehaves: ``add_fault``'s keyword arguments, described in this module's docstring."""
+
+    #: Answer this status instead of the API (with the API's error body unless ``body`` is given).
+    status: int | None
+    #: Headers added to the answer, faulted or real.
+    headers: dict[str, str] | None
+    #: Answer this body instead of the API: JSON-able, or ``str``/``bytes`` sent verbatim.
+    body: Any
+    #: Seconds to hold the answer back.
+    delay: float | None
+    #: Close the connection without an answer.
+    drop: bool
+    #: Cut the answer's body in half.
+    truncate: bool
+    #: How many matching requests the fault applies to (default 1); None: until removed.
+    times: int | None
+    #: Hold each matching request before the API sees it, until released or dropped.
+    stall: bool
+    #: Seconds a stalled request waits before it is dropped (default 300).
+    stall_timeout: float | None
+
+
+def make_fault(api: str, method: str, path_pattern: str | re.Pattern[str], **options: Unpack[FaultOptions]) -> Fault:
     """Validate the arguments of ``add_fault`` and build the Fault."""
+    check_keywords(options, FaultOptions.__optional_keys__, "add_fault()")
     if api not in APIS:
         raise ValueError(f"api must be one of {APIS}, not {api!r}")
+    times = options.get("times", 1)
     if times is not None and times < 1:
         raise ValueError("times must be >= 1 (or None for a permanent fault)")
+    status = options.get("status")
     if status is not None and not 100 <= status <= 599:
         raise ValueError(f"status must be an HTTP status code, not {status}")
+    delay = options.get("delay")
     if delay is not None and delay < 0:
         raise ValueError("delay must be >= 0 seconds")
+    stall_timeout = options.get("stall_timeout")
     if stall_timeout is not None and stall_timeout <= 0:
         raise ValueError("stall_timeout must be > 0 seconds")
-    pattern = path_pattern if isinstance(path_pattern, re.Pattern) else re.compile(path_pattern)
     return Fault(
         api="gcore" if api == "gcore" else "gcai",
         method=method.upper(),
-        path_pattern=pattern,
+        path_pattern=path_pattern if isinstance(path_pattern, re.Pattern) else re.compile(path_pattern),
         status=status,
-        headers=dict(headers or {}),
-        body=body,
+        headers=dict(options.get("headers") or {}),
+        body=options.get("body"),
         delay=delay,
-        drop=drop,
-        truncate=truncate,
+        drop=options.get("drop", False),
+        truncate=options.get("truncate", False),
         remaining=times,
-        stall=stall,
+        stall=options.get("stall", False),
         stall_timeout=DEFAULT_STALL_TIMEOUT if stall_timeout is None else stall_timeout,
     )
 
@@ -165,9 +187,11 @@ class FaultBook:
         """Withdraw a fault (no error if it is already gone)."""
         self._faults = [f for f in self._faults if f is not fault]
 
-    def clear(self) -> None:
-        """Withdraw every fault."""
+    def clear(self) -> int:
+        """Withdraw every fault; returns how many there were."""
+        count = len(self._faults)
         self._faults.clear()
+        return count
 
     def take(self, api: str, method: str, path: str) -> Fault | None:
         """Return the first fault matching the request and count one use of it."""

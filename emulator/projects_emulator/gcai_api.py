@@ -11,10 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from projects_emulator.common import Invalid, ParamError, by_method, int_param, phrase
 from projects_emulator.gcai_state import ORGANIZATION_ID, ApiKey, GcaiProject, GcaiStore
-from projects_emulator.gcore_api import phrase
 from projects_emulator.messages import BodyError, Request, Response
-from projects_emulator.params import ParamError, parse_int
 from projects_emulator.ratelimit import SlidingWindowLimiter
 from projects_emulator.timeline import js_iso
 
@@ -25,15 +24,6 @@ _PROJECT = re.compile(r"/projects/(?P<raw>[^/]+)")
 _NULLABLE_TEXT = ("description", "custom_instructions")
 
 
-class _Invalid(Exception):
-    """A 400 carrying per-field messages in ``details``."""
-
-    def __init__(self, error: str, details: dict[str, list[str]]) -> None:
-        super().__init__(error)
-        self.error = error
-        self.details = details
-
-
 def error(status: int, message: str, *, code: str | None = None, details: Any = None) -> Response:
     """Build a GC AI error: ``{"error": ..., "code"?: ..., "details"?: ...}``."""
     body: dict[str, Any] = {"error": message}
@@ -42,6 +32,10 @@ def error(status: int, message: str, *, code: str | None = None, details: Any = 
     if details is not None:
         body["details"] = details
     return Response(status, body)
+
+
+def _refuse(status: int) -> Response:
+    return error(status, "Method not allowed")
 
 
 def default_error(status: int) -> Response:
@@ -73,8 +67,10 @@ class GcaiApp:
             return refused
         try:
             response = self._route(request, key)
-        except _Invalid as exc:
-            response = error(400, exc.error, details=exc.details)
+        except ParamError as exc:
+            response = error(400, "Invalid query parameters", details={exc.name: [f"Must be {exc.expected}"]})
+        except Invalid as exc:
+            response = error(400, exc.summary, details=exc.fields)
         if decision is not None:
             response.headers.update(decision.headers())
         return response
@@ -90,30 +86,36 @@ class GcaiApp:
 
     def _route(self, request: Request, key: ApiKey) -> Response:
         path, method = request.path, request.method
-        if not request.url_path.startswith(PREFIX + "/"):
+        if not request.under_prefix:
             return error(404, "Not found")
-        if path == "/projects" and method == "POST":
-            return self._create(request, key)
-        if path in ("/ping", "/me", "/projects"):
-            if method != "GET":
-                return error(405, "Method not allowed")
-            if path == "/ping":
-                return Response(200, {"status": "pong", "timestamp": js_iso(self.store.timeline.epoch())})
-            if path == "/me":
-                return Response(200, key.identity())
-            return self._list(request, key)
+        if path == "/projects":
+            return by_method(
+                method, {"GET": lambda: self._list(request, key), "POST": lambda: self._create(request, key)}, _refuse
+            )
+        if path == "/ping":
+            return by_method(method, {"GET": self._ping}, _refuse)
+        if path == "/me":
+            return by_method(method, {"GET": lambda: Response(200, key.identity())}, _refuse)
         if match := _PROJECT.fullmatch(path):
-            if method not in ("GET", "PATCH", "DELETE"):
-                return error(405, "Method not allowed")
-            project = self._find(match["raw"], key)
-            if project is None:
-                return error(404, "Project not found")
-            if method == "GET":
-                return Response(200, project.to_json(key))
-            if method == "DELETE":
-                return self._delete(project, key)
-            return self._patch(project, request, key)
+            raw_id = match["raw"]
+
+            def on_project(answer: Callable[[GcaiProject], Response]) -> Callable[[], Response]:
+                return lambda: self._with_project(raw_id, key, answer)
+
+            routes = {
+                "GET": on_project(lambda p: Response(200, p.to_json(key))),
+                "PATCH": on_project(lambda p: self._patch(p, request, key)),
+                "DELETE": on_project(lambda p: self._delete(p, key)),
+            }
+            return by_method(method, routes, _refuse)
         return error(404, "Not found")
+
+    def _ping(self) -> Response:
+        return Response(200, {"status": "pong", "timestamp": js_iso(self.store.timeline.epoch())})
+
+    def _with_project(self, raw_id: str, key: ApiKey, answer: Callable[[GcaiProject], Response]) -> Response:
+        project = self._find(raw_id, key)
+        return error(404, "Project not found") if project is None else answer(project)
 
     def _find(self, raw_id: str, key: ApiKey) -> GcaiProject | None:
         # Not a UUID: no project can have that id, so "not found" (GET documents no 400).
@@ -123,8 +125,8 @@ class GcaiApp:
         return project if project is not None and project.visible_to(key) else None
 
     def _list(self, request: Request, key: ApiKey) -> Response:
-        limit = _int_param(request, "limit", default=100, minimum=1, maximum=500)
-        offset = _int_param(request, "offset", default=0, minimum=0, maximum=None)
+        limit = int_param(request, "limit", default=100, minimum=1, maximum=500)
+        offset = int_param(request, "offset", default=0, minimum=0, maximum=None)
         search = (request.param("search") or "").casefold()
         # Newest first: the spec does not say; creation order is stable under PATCH.
         visible = sorted(
@@ -155,10 +157,10 @@ class GcaiApp:
         body = _required_body(request)
         changes = _validate_patch(body)
         if "name" not in changes:
-            raise _Invalid("Invalid request body", {"name": ["Required"]})
+            raise Invalid({"name": ["Required"]})
         controlled = body.get("is_access_controlled", key.user_id is not None)
         if not isinstance(controlled, bool):
-            raise _Invalid("Invalid request body", {"is_access_controlled": ["Expected boolean"]})
+            raise Invalid({"is_access_controlled": ["Expected boolean"]})
         # A personal key's caller becomes the creator (admin); an org key defaults to org-wide.
         project = self.store.add_project(
             changes["name"],
@@ -180,11 +182,11 @@ class GcaiApp:
 def _required_body(request: Request) -> Any:
     """The parsed body of a route whose spec marks ``requestBody`` required (PATCH and POST)."""
     if not request.body.strip():
-        raise _Invalid("Invalid request body", {"body": ["Required"]})
+        raise Invalid({"body": ["Required"]})
     try:
         return request.json_body()
     except BodyError as exc:
-        raise _Invalid("Invalid JSON body", {"body": [str(exc)]}) from exc
+        raise Invalid({"body": [str(exc)]}, "Invalid JSON body") from exc
 
 
 def _validate_patch(body: Any) -> dict[str, Any]:
@@ -194,7 +196,7 @@ def _validate_patch(body: Any) -> dict[str, Any]:
     which is what its zod-generated form means. ``name`` is stored trimmed.
     """
     if not isinstance(body, dict):
-        raise _Invalid("Invalid request body", {"body": ["Expected an object"]})
+        raise Invalid({"body": ["Expected an object"]})
     problems: dict[str, list[str]] = {}
     changes: dict[str, Any] = {}
     if "name" in body:
@@ -213,15 +215,5 @@ def _validate_patch(body: Any) -> dict[str, Any]:
             else:
                 changes[field] = value
     if problems:
-        raise _Invalid("Invalid request body", problems)
+        raise Invalid(problems)
     return changes
-
-
-def _int_param(request: Request, name: str, *, default: int, minimum: int, maximum: int | None) -> int:
-    raw = request.param(name)
-    if raw is None:
-        return default
-    try:
-        return parse_int(raw, minimum=minimum, maximum=maximum)
-    except ParamError as exc:
-        raise _Invalid("Invalid query parameters", {name: [f"Must be {exc}"]}) from exc

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
+from projects_emulator.common import check_keywords
 from projects_emulator.timeline import Timeline, js_iso
 
 AccessLevel = Literal["read", "write", "admin"]
@@ -105,6 +106,19 @@ class GcaiProject:
         }
 
 
+class GcaiProjectFields(TypedDict, total=False):
+    """What a new GC AI project may be given (``add_gcai_project``'s keyword arguments)."""
+
+    description: str | None
+    custom_instructions: str | None
+    #: True: only keys with a grant see it (the organisation key never does).
+    access_controlled: bool
+    #: The personal key's grant on it (read, write, admin), or None for no grant.
+    user_access: AccessLevel | None
+    #: A fixed UUID instead of a fresh one.
+    project_id: str | None
+
+
 class GcaiStore:
     """Keys and projects of the one emulated organisation (callers hold the emulator's lock)."""
 
@@ -120,43 +134,37 @@ class GcaiStore:
         self.projects.clear()
         start = self.timeline.epoch()
         for age, (pid, name, description, instructions, controlled, grant) in enumerate(reversed(SEED_PROJECTS)):
-            created = start - (age + 1) * _HOUR
-            self.projects[pid] = GcaiProject(
-                id=pid,
-                name=name,
+            self.add_project(
+                name,
+                created_at=start - (age + 1) * _HOUR,
+                project_id=pid,
                 description=description,
                 custom_instructions=instructions,
-                is_access_controlled=controlled,
-                created_at=created,
-                updated_at=created,
-                grants={USER_ID: grant} if grant else {},
+                access_controlled=controlled,
+                user_access=grant,
             )
 
     def add_project(
-        self,
-        name: str,
-        *,
-        description: str | None = None,
-        custom_instructions: str | None = None,
-        access_controlled: bool = False,
-        user_access: AccessLevel | None = None,
-        project_id: str | None = None,
+        self, name: str, *, created_at: float | None = None, **fields: Unpack[GcaiProjectFields]
     ) -> GcaiProject:
-        """Create a project; ``user_access`` is the personal key's grant (None: no grant)."""
+        """Create a project (created now, or at epoch ``created_at``) and return it."""
+        check_keywords(fields, GcaiProjectFields.__optional_keys__, "add_gcai_project()")
+        project_id = fields.get("project_id")
         pid = str(uuid.UUID(project_id)) if project_id is not None else str(uuid.uuid4())
         if pid in self.projects:
             raise ValueError(f"GC AI project {pid} already exists")
+        user_access = fields.get("user_access")
         if user_access is not None and user_access not in ACCESS_LEVELS:
             raise ValueError(f"user_access must be one of {ACCESS_LEVELS} or None")
-        now = self.timeline.epoch()
+        created = self.timeline.epoch() if created_at is None else created_at
         project = GcaiProject(
             id=pid,
             name=name,
-            description=description,
-            custom_instructions=custom_instructions,
-            is_access_controlled=access_controlled,
-            created_at=now,
-            updated_at=now,
+            description=fields.get("description"),
+            custom_instructions=fields.get("custom_instructions"),
+            is_access_controlled=fields.get("access_controlled", False),
+            created_at=created,
+            updated_at=created,
             grants={USER_ID: user_access} if user_access else {},
         )
         self.projects[pid] = project

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from http import HTTPStatus
 from typing import Any
 
+from projects_emulator.common import Handlers, Invalid, ParamError, by_method, phrase
 from projects_emulator.editions import CURRENT, Edition, gcore_put_allowed
+from projects_emulator.gcore_input import ListQuery, object_body, validate_body
 from projects_emulator.gcore_state import GcoreProject, GcoreStore
-from projects_emulator.messages import BodyError, Request, Response, new_request_id
-from projects_emulator.params import ParamError, parse_bool, parse_int
+from projects_emulator.gcore_tasks import TaskPlan
+from projects_emulator.messages import Request, Response, new_request_id
 
-NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z 0-9._\-]{1,61}[a-zA-Z0-9._]$"
-_NAME_RE = re.compile(NAME_PATTERN)
-DESCRIPTION_MAX = 255
-ORDER_BY = ("created_at.asc", "created_at.desc", "name.asc", "name.desc")
 _PROJECT = re.compile(r"/cloud/v1/projects/(?P<raw>[^/]+)")
 _TASK = re.compile(r"/cloud/v1/tasks/(?P<task_id>[^/]+)")
 _DIGITS = re.compile(r"[0-9]{1,19}")
 #: How long a ``delete_project`` task holds its project: the ~16 s locks API_NOTES reports.
 DELETE_SECONDS = 16.0
+_DELETE_TASK = TaskPlan(task_type="delete_project", deletes_project=True)
 _EXCEPTION_CLASSES = {
     400: "ValidationError",
     401: "NotAuthenticated",
@@ -38,14 +36,6 @@ LOCK_MESSAGE = (
     "Operation on resource `{resource}` currently locked by running task `{task_type}` with id "
     "`{task_id}` ({timestamp}) to prevent concurrent operations. Repeat request a little later. "
 )
-
-
-class _Invalid(Exception):
-    """A 400 ValidationError carrying per-field messages."""
-
-    def __init__(self, invalid_fields: dict[str, list[str]]) -> None:
-        super().__init__(invalid_fields)
-        self.invalid_fields = invalid_fields
 
 
 def error(
@@ -62,14 +52,6 @@ def error(
 def default_error(status: int) -> Response:
     """An error in Gcore's format for a bare status (used by faults given only a status)."""
     return error(status, _EXCEPTION_CLASSES.get(status, "HTTPError"), f"HTTP {status}: {phrase(status)}")
-
-
-def phrase(status: int) -> str:
-    """Return the standard reason phrase of a status code ("Error" for unregistered codes)."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def _http_error(status: int) -> Response:
@@ -101,9 +83,10 @@ class GcoreApp:
             return denied
         try:
             return self._route(request)
-        except _Invalid as exc:
-            fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.invalid_fields.items())
-            return error(400, "ValidationError", f"Validation error: {fields}", exc.invalid_fields)
+        except ParamError as exc:
+            return _invalid({exc.name: [f"Input should be {exc.expected}"]})
+        except Invalid as exc:
+            return _invalid(exc.fields)
 
     def _authenticate(self, request: Request) -> Response | None:
         value = (request.header("authorization") or "").strip()
@@ -121,30 +104,30 @@ class GcoreApp:
     def _route(self, request: Request) -> Response:
         path, method = request.path, request.method
         if path == "/cloud/v1/projects":
-            if method == "GET":
-                return self._list(request)
-            return self._create(request) if method == "POST" else _http_error(405)
+            return by_method(
+                method, {"GET": lambda: self._list(request), "POST": lambda: self._create(request)}, _http_error
+            )
         if match := _PROJECT.fullmatch(path):
             # Like a Django ``<int:project_id>`` / aiohttp ``{project_id:\d+}`` route, a non-integer
             # id does not match the route at all: 404 HTTPError, not a 400 ValidationError.
             if not _DIGITS.fullmatch(match["raw"]):
                 return _http_error(404)
-            return self._project_route(method, int(match["raw"]), request)
+            return by_method(method, self._project_routes(int(match["raw"]), request), _http_error)
         if match := _TASK.fullmatch(path):
-            return self._task(match["task_id"]) if method == "GET" else _http_error(405)
+            return by_method(method, {"GET": lambda: self._task(match["task_id"])}, _http_error)
         return _http_error(404)
 
-    def _project_route(self, method: str, project_id: int, request: Request) -> Response:
-        if method == "GET":
-            return self._with_project(project_id, lambda p: Response(200, p.to_json()))
-        if method == "PATCH":
-            return self._with_project(project_id, lambda p: self._write(p, request, replace=False))
-        if method == "PUT" and gcore_put_allowed(self.edition):
-            return self._with_project(project_id, lambda p: self._write(p, request, replace=True))
-        if method == "DELETE":
-            return self._with_project(project_id, self._delete)
-        # Includes PUT under an edition without it: answered as a method the router lacks.
-        return _http_error(405)
+    def _project_routes(self, project_id: int, request: Request) -> Handlers:
+        def on_project(answer: Callable[[GcoreProject], Response]) -> Callable[[], Response]:
+            return lambda: self._with_project(project_id, answer)
+
+        routes = {"GET": on_project(lambda p: Response(200, p.to_json()))}
+        # An edition without PUT answers it as a method the router lacks: 405, and ``Allow`` omits it.
+        if gcore_put_allowed(self.edition):
+            routes["PUT"] = on_project(lambda p: self._write(p, request, replace=True))
+        routes["PATCH"] = on_project(lambda p: self._write(p, request, replace=False))
+        routes["DELETE"] = on_project(self._delete)
+        return routes
 
     def _with_project(self, project_id: int, answer: Callable[[GcoreProject], Response]) -> Response:
         project = self.store.active(project_id)
@@ -153,28 +136,8 @@ class GcoreApp:
         return answer(project)
 
     def _list(self, request: Request) -> Response:
-        limit = _int_param(request, "limit", default=100, minimum=1, maximum=1000)
-        offset = _int_param(request, "offset", default=0, minimum=0, maximum=None)
-        include_deleted = _bool_param(request, "include_deleted")
-        order_by = request.param("order_by")
-        if order_by is None:
-            order_by = "created_at.desc"
-        elif order_by not in ORDER_BY:  # "order_by=" included: the empty string is no enum member
-            raise _Invalid({"order_by": [f"Input should be {', '.join(repr(o) for o in ORDER_BY)}"]})
-        # ``name`` filtering: the spec says only "Name to filter the results by"; exact match is the
-        # reading that cannot return a project the caller did not name.
-        name = request.param("name")
-        projects = [
-            p
-            for p in self.store.projects.values()
-            if (include_deleted or not p.deleted) and (name is None or p.name == name)
-        ]
-        field, direction = order_by.split(".")
-        projects.sort(key=lambda p: (p.name, p.id) if field == "name" else (p.created_at, p.id))
-        if direction == "desc":
-            projects.reverse()
-        page = projects[offset : offset + limit]
-        return Response(200, {"count": len(projects), "results": [p.to_json() for p in page]})
+        count, page = self.store.page(ListQuery.read(request))
+        return Response(200, {"count": count, "results": [p.to_json() for p in page]})
 
     def _task(self, task_id: str) -> Response:
         task = self.store.tasks.get(task_id)
@@ -183,7 +146,7 @@ class GcoreApp:
         return Response(200, task.to_json(self.store.timeline))
 
     def _create(self, request: Request) -> Response:
-        fields = _validate_body(_object_body(request), name_required=True, description_nullable=True)
+        fields = validate_body(object_body(request), name_required=True, description_nullable=True)
         name = fields["name"]
         if self.store.name_taken(name, by_other_than=None):
             return _name_clash(name)
@@ -193,7 +156,7 @@ class GcoreApp:
     def _write(self, project: GcoreProject, request: Request, *, replace: bool) -> Response:
         # PUT takes ``NameDescriptionSerializer`` (name required, description nullable); PATCH takes
         # ``UpdateProjectSerializer``, whose description is a plain string: null is refused.
-        fields = _validate_body(_object_body(request), name_required=replace, description_nullable=replace)
+        fields = validate_body(object_body(request), name_required=replace, description_nullable=replace)
         locked = self._locked(project)
         if locked is not None:
             return locked
@@ -216,15 +179,7 @@ class GcoreApp:
         locked = self._locked(project)
         if locked is not None:
             return locked
-        task = self.store.lock(
-            project.id,
-            seconds=self.delete_seconds,
-            task_type="delete_project",
-            outcome="FINISHED",
-            error=None,
-            running_after=0.5,
-            deletes_project=True,
-        )
+        (task,) = self.store.lock([project.id], [self.delete_seconds], _DELETE_TASK)
         return Response(200, {"tasks": [task.id]})
 
     def _locked(self, project: GcoreProject) -> Response | None:
@@ -241,69 +196,10 @@ class GcoreApp:
         return error(409, "ConflictError", message)
 
 
+def _invalid(fields: dict[str, list[str]]) -> Response:
+    summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+    return error(400, "ValidationError", f"Validation error: {summary}", fields)
+
+
 def _name_clash(name: str) -> Response:
     return error(409, "ConflictError", f"Project with name `{name}` already exists.")
-
-
-def _object_body(request: Request) -> dict[str, Any]:
-    """The JSON object a write carries; none at all reads as ``{}`` (no spec marks it required)."""
-    try:
-        body = request.json_body()
-    except BodyError as exc:
-        raise _Invalid({"body": [str(exc)]}) from exc
-    if not isinstance(body, dict):
-        raise _Invalid({"body": ["Input should be a valid dictionary"]})
-    return body
-
-
-def _validate_body(body: dict[str, Any], *, name_required: bool, description_nullable: bool) -> dict[str, Any]:
-    """Check a write's fields against its serializer and return the ones present.
-
-    Unknown keys are ignored, as the serializers do not forbid them. ``description`` is capped at
-    255 characters on PATCH too (its schema omits the cap, but the stored Project's schema has it).
-    """
-    problems: dict[str, list[str]] = {}
-    fields: dict[str, Any] = {}
-    if "name" in body:
-        name = body["name"]
-        if not isinstance(name, str):
-            problems["name"] = ["Input should be a valid string"]
-        elif not _NAME_RE.fullmatch(name):
-            problems["name"] = [f"String should match pattern '{NAME_PATTERN}'"]
-        else:
-            fields["name"] = name
-    elif name_required:
-        problems["name"] = ["Field required"]
-    if "description" in body:
-        description = body["description"]
-        if description is None and description_nullable:
-            fields["description"] = None
-        elif not isinstance(description, str):
-            problems["description"] = ["Input should be a valid string"]
-        elif len(description) > DESCRIPTION_MAX:
-            problems["description"] = [f"String should have at most {DESCRIPTION_MAX} characters"]
-        else:
-            fields["description"] = description
-    if problems:
-        raise _Invalid(problems)
-    return fields
-
-
-def _int_param(request: Request, name: str, *, default: int, minimum: int, maximum: int | None) -> int:
-    raw = request.param(name)
-    if raw is None:
-        return default
-    try:
-        return parse_int(raw, minimum=minimum, maximum=maximum)
-    except ParamError as exc:
-        raise _Invalid({name: [f"Input should be {exc}"]}) from exc
-
-
-def _bool_param(request: Request, name: str) -> bool:
-    raw = request.param(name)
-    if raw is None:
-        return False
-    try:
-        return parse_bool(raw)
-    except ParamError as exc:
-        raise _Invalid({name: [f"Input should be {exc}"]}) from exc

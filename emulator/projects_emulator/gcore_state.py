@@ -1,26 +1,29 @@
-"""Gcore Cloud state: projects, and the tasks that lock them.
+"""Gcore Cloud state: projects, the tasks that lock them, and the ordered views the list pages from.
 
 Tasks progress on the injected clock, evaluated lazily: every request (and every snapshot) first
-calls ``advance()``, which moves tasks NEW -> RUNNING -> FINISHED/ERROR as their times pass and
+calls ``advance()``, which moves the tasks that are due NEW -> RUNNING -> FINISHED/ERROR and
 releases the project lock when a task ends. No background thread is needed.
 
 A ``DELETE`` starts a ``delete_project`` task: the project shows ``state: DELETING`` and is locked
 while it runs; when it finishes the project is DELETED (404 from then on), and when it fails the
 project is ACTIVE again.
+
+Accounts may hold 10,000 projects that clients page through every second, so the store keeps
+each sort order of the list until a project is added, deleted or renamed, and an index of names
+for the "names are unique" check: a list page or a write costs no sort and no scan.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from projects_emulator.messages import new_request_id
-from projects_emulator.timeline import Timeline, gcore_datetime, gcore_task_datetime
+from projects_emulator.gcore_input import ListQuery, OrderField
+from projects_emulator.gcore_tasks import CLIENT_ID, TERMINAL_STATES, GcoreTask, TaskPlan, TaskSchedule
+from projects_emulator.timeline import Timeline, gcore_datetime
 
-CLIENT_ID = 1
-USER_ID = 1001
-TERMINAL_STATES = ("FINISHED", "ERROR")
 #: Seeded projects: (id, name, description, is_default). Id 1 is the client's default project.
 SEED_PROJECTS: tuple[tuple[int, str, str | None, bool], ...] = (
     (1, "default", "Default project", True),
@@ -30,7 +33,7 @@ SEED_PROJECTS: tuple[tuple[int, str, str | None, bool], ...] = (
 _DAY = 86_400.0
 
 
-@dataclass
+@dataclass(eq=False)
 class GcoreProject:
     """A Gcore project; ``revision`` is internal (the API's Project has no ``updated_at``)."""
 
@@ -44,6 +47,11 @@ class GcoreProject:
     deleted_at: float | None = None
     task_id: str | None = None
     revision: int = 0
+    #: ``created_at`` as served, formatted once: formatting is most of what a list page costs.
+    _created_text: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._created_text = gcore_datetime(self.created_at)
 
     @property
     def deleted(self) -> bool:
@@ -57,7 +65,7 @@ class GcoreProject:
             "client_id": self.client_id,
             "name": self.name,
             "description": self.description,
-            "created_at": gcore_datetime(self.created_at),
+            "created_at": self._created_text,
             "deleted_at": None if self.deleted_at is None else gcore_datetime(self.deleted_at),
             "is_default": self.is_default,
             "state": self.state,
@@ -65,54 +73,12 @@ class GcoreProject:
         }
 
 
-@dataclass
-class GcoreTask:
-    """A task holding a lock on a project; times are readings of the injected clock."""
+def _created_order(project: GcoreProject) -> tuple[float, int]:
+    return (project.created_at, project.id)
 
-    id: str
-    task_type: str
-    project_id: int
-    created: float
-    running_at: float
-    ends_at: float | None
-    outcome: str
-    error: str | None
-    #: True for the task a DELETE started: its end decides whether the project is gone.
-    deletes_project: bool = False
-    state: str = "NEW"
-    updated: float | None = None
-    finished: float | None = None
-    request_id: str = field(default_factory=new_request_id)
 
-    def to_json(self, timeline: Timeline) -> dict[str, Any]:
-        """Serialise as the API's ``TaskSerializer`` (every documented key present)."""
-
-        def stamp(at: float | None) -> str | None:
-            return None if at is None else gcore_task_datetime(timeline.epoch(at))
-
-        return {
-            "id": self.id,
-            "user_id": USER_ID,
-            "task_type": self.task_type,
-            "state": self.state,
-            "created_on": stamp(self.created),
-            "updated_on": stamp(self.updated),
-            "finished_on": stamp(self.finished),
-            "error": self.error if self.state == "ERROR" else None,
-            "project_id": self.project_id,
-            "region_id": None,
-            "client_id": CLIENT_ID,
-            "user_client_id": CLIENT_ID,
-            "request_id": self.request_id,
-            "created_resources": None,
-            "data": None,
-            "detailed_state": None,
-            "job_id": None,
-            "schedule_id": None,
-            "lifecycle_policy_id": None,
-            "acknowledged_at": None,
-            "acknowledged_by": None,
-        }
+def _name_order(project: GcoreProject) -> tuple[str, int]:
+    return (project.name, project.id)
 
 
 class GcoreStore:
@@ -122,21 +88,25 @@ class GcoreStore:
         self.timeline = timeline
         self.projects: dict[int, GcoreProject] = {}
         self.tasks: dict[str, GcoreTask] = {}
+        self._schedule = TaskSchedule()
+        #: The list's orders, ascending, per (field, deleted ones included); dropped on any change.
+        self._orders: dict[tuple[OrderField, bool], list[GcoreProject]] = {}
+        #: Live projects by name (names are unique per client among live projects).
+        self._names: dict[str, set[int]] = {}
+        self._last_id = 0
         self.seed()
 
     def seed(self) -> None:
         """Forget everything and load the seeded projects."""
         self.projects.clear()
         self.tasks.clear()
+        self._schedule.clear()
+        self._orders.clear()
+        self._names.clear()
+        self._last_id = 0
         start = self.timeline.epoch()
         for age, (pid, name, description, is_default) in enumerate(reversed(SEED_PROJECTS)):
-            self.projects[pid] = GcoreProject(
-                id=pid,
-                name=name,
-                description=description,
-                created_at=start - (age + 1) * _DAY,
-                is_default=is_default,
-            )
+            self._insert(GcoreProject(pid, name, description, start - (age + 1) * _DAY, is_default))
 
     # -- projects -------------------------------------------------------------------------------
     def active(self, project_id: int) -> GcoreProject | None:
@@ -145,82 +115,133 @@ class GcoreStore:
         return None if project is None or project.deleted else project
 
     def add_project(
-        self,
-        name: str,
-        *,
-        description: str | None = None,
-        is_default: bool = False,
-        project_id: int | None = None,
+        self, name: str, *, description: str | None = None, is_default: bool = False, project_id: int | None = None
     ) -> GcoreProject:
         """Create a project (no validation: tests may seed anything) and return it."""
-        pid = project_id if project_id is not None else max(self.projects, default=0) + 1
+        pid = project_id if project_id is not None else self._next_id()
         if pid in self.projects:
             raise ValueError(f"Gcore project {pid} already exists")
-        project = GcoreProject(
-            id=pid,
-            name=name,
-            description=description,
-            created_at=self.timeline.epoch(),
-            is_default=is_default,
-        )
-        self.projects[pid] = project
-        return project
+        return self._insert(GcoreProject(pid, name, description, self.timeline.epoch(), is_default))
+
+    def add_projects(self, count: int, *, name_prefix: str, description: str | None) -> list[GcoreProject]:
+        """Create ``count`` projects named ``<name_prefix>-<id>``, all at once; none if a name is taken."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, not {count}")
+        first = self._next_id()
+        names = [f"{name_prefix}-{pid}" for pid in range(first, first + count)]
+        taken = [name for name in names if name in self._names]
+        if taken:
+            raise ValueError(f"Gcore project name {taken[0]!r} is taken: choose another name_prefix")
+        now = self.timeline.epoch()
+        return [self._insert(GcoreProject(first + i, name, description, now)) for i, name in enumerate(names)]
 
     def delete_project(self, project_id: int, at: float | None = None) -> None:
         """Mark a project deleted (at epoch ``at``, default now): 404 from then on, listed only with deleted ones."""
         project = self.projects[project_id]
+        self._unname(project)
         project.state = "DELETED"
         project.deleted_at = self.timeline.epoch() if at is None else at
         project.task_id = None
+        self._orders.clear()
 
     def name_taken(self, name: str, by_other_than: int | None) -> bool:
         """Tell whether another live project of the client already has ``name``."""
-        return any(p.name == name and p.id != by_other_than and not p.deleted for p in self.projects.values())
+        return bool(self._names.get(name, set()) - {by_other_than})
 
     def write(self, project: GcoreProject, name: str, description: str | None) -> None:
         """Store a successful PUT/PATCH and advance the project's internal revision."""
-        project.name = name
+        if name != project.name:
+            self._unname(project)
+            project.name = name
+            self._names.setdefault(name, set()).add(project.id)
+            self._orders.clear()
         project.description = description
         project.revision += 1
 
+    def page(self, query: ListQuery) -> tuple[int, list[GcoreProject]]:
+        """The projects a list request matches: how many in all, and those of the requested page."""
+        matching = self._ordered(query.order_field, query.include_deleted)
+        if query.name is not None:
+            matching = [self.projects[pid] for pid in sorted(self._names.get(query.name, ()))]
+            if query.include_deleted:  # deleted projects leave the name index: this rare request scans
+                matching += [p for p in self.projects.values() if p.deleted and p.name == query.name]
+            matching.sort(key=_name_order if query.order_field == "name" else _created_order)
+        count = len(matching)
+        if query.offset >= count:
+            return count, []
+        if not query.descending:
+            return count, matching[query.offset : query.offset + query.limit]
+        stop = count - query.offset
+        return count, matching[max(0, stop - query.limit) : stop][::-1]
+
+    def _ordered(self, order_field: OrderField, include_deleted: bool) -> list[GcoreProject]:
+        key = (order_field, include_deleted)
+        ordered = self._orders.get(key)
+        if ordered is None:
+            chosen = (p for p in self.projects.values() if include_deleted or not p.deleted)
+            ordered = sorted(chosen, key=_name_order if order_field == "name" else _created_order)
+            self._orders[key] = ordered
+        return ordered
+
+    def _next_id(self) -> int:
+        return self._last_id + 1
+
+    def _insert(self, project: GcoreProject) -> GcoreProject:
+        self.projects[project.id] = project
+        self._last_id = max(self._last_id, project.id)
+        self._names.setdefault(project.name, set()).add(project.id)
+        self._orders.clear()
+        return project
+
+    def _unname(self, project: GcoreProject) -> None:
+        ids = self._names.get(project.name)
+        if ids is not None:
+            ids.discard(project.id)
+            if not ids:
+                del self._names[project.name]
+
     # -- tasks and locks ------------------------------------------------------------------------
-    def lock(
-        self,
-        project_id: int,
-        *,
-        seconds: float | None,
-        task_type: str,
-        outcome: str,
-        error: str | None,
-        running_after: float,
-        deletes_project: bool = False,
-    ) -> GcoreTask:
-        """Start a task that locks the project; it ends after ``seconds`` (None: when finished)."""
+    def lock(self, project_ids: Sequence[int], seconds: Sequence[float | None], plan: TaskPlan) -> list[GcoreTask]:
+        """Start one task per project, each ending after its ``seconds`` (None: when finished).
+
+        All or nothing: every project must be live, unlocked and named once, or none is locked.
+        """
         self.advance()
+        if plan.outcome not in TERMINAL_STATES:
+            raise ValueError(f"outcome must be one of {TERMINAL_STATES}, not {plan.outcome!r}")
+        if len(seconds) != len(project_ids):
+            raise ValueError(f"{len(project_ids)} projects but {len(seconds)} durations")
+        projects = [self._lockable(pid) for pid in project_ids]
+        if len(set(project_ids)) != len(project_ids):
+            raise ValueError("a project is listed more than once")
+        now = self.timeline.now()
+        return [self._start(project, wait, plan, now) for project, wait in zip(projects, seconds, strict=True)]
+
+    def _lockable(self, project_id: int) -> GcoreProject:
         project = self.active(project_id)
         if project is None:
             raise KeyError(f"no live Gcore project {project_id}")
         if project.task_id is not None:
             raise RuntimeError(f"Gcore project {project_id} is already locked by task {project.task_id}")
-        if outcome not in TERMINAL_STATES:
-            raise ValueError(f"outcome must be one of {TERMINAL_STATES}, not {outcome!r}")
-        now = self.timeline.now()
-        if seconds is not None:
-            running_after = min(running_after, seconds / 2)
+        return project
+
+    def _start(self, project: GcoreProject, seconds: float | None, plan: TaskPlan, now: float) -> GcoreTask:
+        running_after = plan.running_after if seconds is None else min(plan.running_after, seconds / 2)
         task = GcoreTask(
             id=str(uuid.uuid4()),
-            task_type=task_type,
-            project_id=project_id,
+            task_type=plan.task_type,
+            project_id=project.id,
             created=now,
             running_at=now + running_after,
             ends_at=None if seconds is None else now + seconds,
-            outcome=outcome,
-            error=error,
-            deletes_project=deletes_project,
+            outcome=plan.outcome,
+            error=plan.error,
+            deletes_project=plan.deletes_project,
         )
         self.tasks[task.id] = task
+        self._schedule.add(task.running_at, task)
         project.task_id = task.id
-        if deletes_project:
+        if plan.deletes_project:
             project.state = "DELETING"
         return task
 
@@ -238,10 +259,12 @@ class GcoreStore:
     def advance(self) -> None:
         """Apply every task transition that is due at the clock's current reading."""
         now = self.timeline.now()
-        for task in self.tasks.values():
-            if task.state == "NEW" and now >= task.running_at:
+        for task in self._schedule.due(now):
+            if task.state == "NEW":
                 task.state, task.updated = "RUNNING", task.running_at
-            if task.state == "RUNNING" and task.ends_at is not None and now >= task.ends_at:
+                if task.ends_at is not None:
+                    self._schedule.add(task.ends_at, task)
+            elif task.state == "RUNNING" and task.ends_at is not None:
                 self._end(task, task.outcome, task.error, task.ends_at)
 
     def _end(self, task: GcoreTask, state: str, error: str | None, at: float) -> None:

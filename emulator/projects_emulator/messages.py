@@ -24,7 +24,8 @@ class Request:
     """One HTTP request as the API apps see it."""
 
     method: str
-    #: Path without the API's base prefix (``/projects/<id>`` for GC AI), query string removed.
+    #: Path the API routes on: percent-decoded, without the API's base prefix (``/projects/<id>``
+    #: for GC AI), query string removed.
     path: str
     #: Path exactly as sent, query string removed.
     url_path: str
@@ -32,6 +33,8 @@ class Request:
     #: Header names lower-cased; a repeated header keeps its last value.
     headers: dict[str, str]
     body: bytes = b""
+    #: False when the path lies outside the API's base prefix: then no route of the API matches it.
+    under_prefix: bool = True
 
     def header(self, name: str) -> str | None:
         """Return a header value by case-insensitive name."""

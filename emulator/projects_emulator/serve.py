@@ -60,16 +60,30 @@ def serve(emu: ProjectsEmulator) -> int:
 
 
 def banner(emu: ProjectsEmulator) -> str:
-    """The lines ``serve`` prints: exports to paste, then what runs where, as shell comments."""
+    """The lines ``serve`` prints: exports to paste, then what runs where, as shell comments.
+
+    Every id it prints is whole and readable with the key its ``export`` line sets (the
+    organisation key, for GC AI); it says which key sees the access-controlled projects.
+    """
     exports = {**emu.airflow_connection_env(), URL_VARIABLE: emu.control_url or ""}
     lines = [f"# projects-emulator {__version__}: Gcore Cloud (spec edition {emu.edition}) and GC AI on {emu.host}"]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in exports.items()]
     lines += [
         f"# Gcore Cloud   {emu.gcore_url}  key {emu.gcore_key} (Authorization: APIKey <key>)",
         f"#               projects {', '.join(map(str, emu.gcore_project_ids))} (1 is the default project)",
-        f"# GC AI         {emu.gcai_url}  keys {emu.gcai_org_key} (organisation), {emu.gcai_user_key} (personal)",
-        f"#               projects {', '.join(emu.gcai_project_ids)}",
+        *_gcai_lines(emu),
         f"# Control       {emu.control_url}  (projects-emulator lock|finish|fail|fault|release|reset|journal ...)",
         "# Serving until Ctrl+C or SIGTERM.",
     ]
     return "\n".join(lines)
+
+
+def _gcai_lines(emu: ProjectsEmulator) -> list[str]:
+    org_wide = [pid for pid in emu.gcai_project_ids if not emu.gcai_project(pid)["is_access_controlled"]]
+    hidden = len(emu.gcai_project_ids) - len(org_wide)
+    return [
+        f"# GC AI         {emu.gcai_url}  key {emu.gcai_org_key} (organisation; the export above)",
+        f"#               projects {', '.join(org_wide)}",
+        f"#               the personal key {emu.gcai_user_key} also sees {hidden} access-controlled projects",
+        "#               (GET /projects with it lists them; the organisation key gets 404 for them)",
+    ]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from projects_emulator.messages import Request, Response
 
@@ -48,6 +48,15 @@ class Dispatcher(Protocol):
     def error(self, api: str, status: int) -> Response:
         """An error for a bare status in the API's own format (for requests that cannot be parsed)."""
         ...
+
+
+def decode_path(raw: str) -> str:
+    """Percent-decode each path segment, as the vendors' servers do before they route.
+
+    ``/projects/%32`` is ``/projects/2``. An encoded slash stays encoded (``%2F``, as aiohttp keeps
+    it): inside a segment it is data, not a separator, so it never leads to another route.
+    """
+    return "/".join(unquote(segment, errors="replace").replace("/", "%2F") for segment in raw.split("/"))
 
 
 class ApiServer(ThreadingHTTPServer):
@@ -149,16 +158,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(400)
             return
         split = urlsplit(self.path)
-        url_path = split.path
+        path = decode_path(split.path)
         prefix = self.server.prefix
-        path = url_path[len(prefix) :] if prefix and url_path.startswith(prefix + "/") else url_path
+        under_prefix = not prefix or path.startswith(prefix + "/")
         request = Request(
             method=self.command,
-            path=path,
-            url_path=url_path,
+            path=path[len(prefix) :] if prefix and under_prefix else path,
+            url_path=split.path,
             query=parse_qs(split.query, keep_blank_values=True),
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
+            under_prefix=under_prefix,
         )
         try:
             outcome = self.server.dispatcher.dispatch(self.server.api, request)

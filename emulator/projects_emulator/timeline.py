@@ -34,6 +34,11 @@ class Timeline:
         return datetime.fromtimestamp(self.epoch(at), tz=UTC)
 
 
+def iso_utc(epoch: float) -> str:
+    """Format as ISO 8601 UTC to the microsecond (``2026-05-04T09:30:00.123456Z``), as Airflow's logs are."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def gcore_datetime(epoch: float) -> str:
     """Format like Gcore's Project timestamps (``2019-12-31T23:59:59``, naive UTC)."""
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

@@ -7,6 +7,7 @@ timeouts (see ``cli_process``).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -61,6 +62,33 @@ def test_serve_prints_exports_a_shell_takes_as_they_are(emulator: Served) -> Non
     assert any("spec edition 2026-08" in line for line in emulator.banner)
 
 
+def test_the_banner_prints_whole_ids_each_readable_with_the_exported_key(emulator: Served) -> None:
+    text = "\n".join(emulator.banner)
+    uuid_starts = re.findall(r"\b[0-9a-f]{8}-[^\s,]*", text)
+    assert uuid_starts, text
+    assert all(re.fullmatch(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", token) for token in uuid_starts), text
+    gcai = emulator.connection(GCAI)
+    (projects_line,) = [line for line in emulator.banner if line.startswith("#") and "projects 3c90" in line]
+    printed = re.findall(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}", projects_line)
+    assert len(printed) == 2
+    assert [re.fullmatch(r"#\s+projects (.*)", projects_line)[1]] == [", ".join(printed)]  # type: ignore[index]
+    for project_id in printed:
+        answer = requests.get(
+            f"{gcai['host']}/projects/{project_id}", headers={"Authorization": gcai["password"]}, timeout=10
+        )
+        assert answer.status_code == 200, project_id
+    listed = requests.get(f"{gcai['host']}/projects", headers={"Authorization": gcai["password"]}, timeout=10).json()
+    assert {p["id"] for p in listed["projects"]} == set(printed)  # and nothing the key sees is left out
+    # The others: named by the key that sees them, and that key really does.
+    (user_key,) = re.findall(r"personal key (\S+) also sees 2 access-controlled projects", text)
+    mine = requests.get(f"{gcai['host']}/projects", headers={"Authorization": user_key}, timeout=10).json()
+    assert len({p["id"] for p in mine["projects"]} - set(printed)) == 2
+    gcore = emulator.connection(GCORE)
+    for project_id in re.findall(r"projects ([0-9, ]+) \(1 is", text)[0].split(", "):
+        assert _gcore(emulator, "GET", f"/cloud/v1/projects/{project_id}").status_code == 200
+    assert gcore["password"] in text
+
+
 def test_lock_until_released_then_finish(emulator: Served) -> None:
     locked = emulator.command("lock", "2", "--until-released")
     assert locked.returncode == 0, locked.stderr
@@ -91,6 +119,59 @@ def test_fault_with_status_and_times_then_journal(emulator: Served) -> None:
     lines = emulator.command("journal", "--api", "gcore", "--method", "PATCH").stdout.splitlines()
     assert [json.loads(line)["faulted"] for line in lines] == [True, True, False]
     assert all(json.loads(line)["headers"]["authorization"] == "APIKey <redacted>" for line in lines)
+
+
+def test_journal_shows_each_answers_status_and_wall_clock_time(emulator: Served) -> None:
+    assert _gcore(emulator, "PUT", "/cloud/v1/projects/2", json={"name": "put-name"}).status_code == 405
+    assert _gcore(emulator, "PATCH", "/cloud/v1/projects/2", json={"name": "patched"}).status_code == 200
+    lines = [json.loads(line) for line in emulator.command("journal", "--api", "gcore").stdout.splitlines()]
+    assert [(r["method"], r["status"]) for r in lines] == [("PUT", 405), ("PATCH", 200)]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", r["wall_time"]) for r in lines)
+
+
+def test_faults_show_their_headers_and_clearing_says_how_many(emulator: Served) -> None:
+    emulator.command("fault", "gcai", "GET", "/ping", "--status", "429", "--header", "Retry-After:7", "--forever")
+    emulator.command("fault", "gcore", "*", ".*", "--delay", "1")
+    listed = [json.loads(line) for line in emulator.command("faults").stdout.splitlines()]
+    assert [(f["status"], f["headers"]) for f in listed] == [(429, {"Retry-After": "7"}), (None, {})]
+    assert emulator.command("remove-fault", str(listed[1]["id"])).stdout == f"removed fault {listed[1]['id']}\n"
+    assert emulator.command("faults", "--clear").stdout == "removed 1 fault\n"
+    assert emulator.command("faults", "--clear").stdout == "removed 0 faults\n"
+    assert emulator.command("faults").stdout == ""
+
+
+def test_clearing_the_journal_resetting_and_rate_limits_say_what_they_did(emulator: Served) -> None:
+    _gcore(emulator, "GET", "/cloud/v1/projects/1")
+    _gcore(emulator, "GET", "/cloud/v1/projects/2")
+    assert emulator.command("journal", "--clear").stdout == "forgot 2 requests\n"
+    assert emulator.command("journal").stdout == ""
+    assert (
+        emulator.command("rate-limit", "120/60").stdout == "GC AI rate limit: 120 requests per 60 s per organisation\n"
+    )
+    assert emulator.command("rate-limit", "off").stdout == "GC AI rate limit: off\n"
+    assert emulator.command("reset").stdout.startswith("reset: seeded projects")
+
+
+def test_add_projects_and_lock_ranges_of_them_in_one_call_each(emulator: Served) -> None:
+    added = emulator.command("add-projects", "250", "--name-prefix", "bulk")
+    assert added.returncode == 0, added.stderr
+    ids = [int(line) for line in added.stdout.split()]
+    assert ids == list(range(4, 254))
+    assert _gcore(emulator, "GET", "/cloud/v1/projects/253").json()["name"] == "bulk-253"
+    assert _gcore(emulator, "GET", "/cloud/v1/projects?limit=1").json()["count"] == 253
+    locked = emulator.command("lock", "2", "4-250", "--until-released")
+    assert locked.returncode == 0, locked.stderr
+    tasks = locked.stdout.split()
+    assert len(tasks) == 248
+    page = _gcore(emulator, "GET", "/cloud/v1/projects?limit=1000&order_by=created_at.asc").json()["results"]
+    holders = {p["id"]: p["task_id"] for p in page}
+    assert [holders[pid] for pid in [2, *range(4, 251)]] == tasks
+    assert holders[3] is None and holders[251] is None
+    again = emulator.command("lock", "251", "250")
+    assert again.returncode == 1
+    assert "already locked" in again.stderr
+    assert _gcore(emulator, "GET", "/cloud/v1/projects/251").json()["task_id"] is None  # all or nothing
+    assert emulator.command("lock", "9-3").returncode == 2
 
 
 def test_stall_holds_a_write_until_released(emulator: Served) -> None:

@@ -146,3 +146,50 @@ def test_locking_a_locked_project_is_a_conflict(controlled: ProjectsEmulator, co
     controlled.lock_gcore_project(2)
     with pytest.raises(ControlError, match="already locked"):
         control.call("POST", "/locks", {"project_id": 2})
+
+
+def test_control_creates_and_locks_many_projects_in_one_call_each(
+    controlled: ProjectsEmulator, control: ControlClient, clock: FakeClock
+) -> None:
+    ids = control.call("POST", "/gcore/projects", {"count": 3000, "name_prefix": "ctl"})["project_ids"]
+    assert ids == list(range(4, 3004))
+    assert controlled.gcore_project(3003)["name"] == "ctl-3003"
+    seconds = [5, None, *[10] * 2998]
+    tasks = control.call("POST", "/locks", {"project_ids": ids, "seconds": seconds, "task_type": "bulk"})["task_ids"]
+    assert [controlled.gcore_project(pid)["task_id"] for pid in ids] == tasks
+    clock.advance(6)
+    assert [controlled.gcore_project(pid)["task_id"] is None for pid in ids[:3]] == [True, False, False]
+    assert controlled.gcore_task(tasks[1])["task_type"] == "bulk"
+    same = control.call("POST", "/locks", {"project_ids": [2, 3], "seconds": 1, "outcome": "ERROR", "error": "x"})
+    clock.advance(2)
+    assert [controlled.gcore_task(t)["state"] for t in same["task_ids"]] == ["ERROR", "ERROR"]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"project_ids": [2, "3"]}, "list of integers"),
+        ({"project_ids": [2, 3], "seconds": [1]}, "a list of 2 numbers or nulls"),
+        ({"project_ids": [2, 3], "seconds": [1, True]}, "a list of 2 numbers or nulls"),
+        ({"project_ids": [2, 2]}, "more than once"),
+        ({"project_ids": 2}, "must be list"),
+    ],
+)
+def test_control_refuses_a_bad_bulk_lock_and_locks_nothing(
+    controlled: ProjectsEmulator, control: ControlClient, body: dict[str, object], words: str
+) -> None:
+    with pytest.raises(ControlError, match=words):
+        control.call("POST", "/locks", body)
+    assert controlled.gcore_project(2)["task_id"] is None
+
+
+def test_control_clears_say_how_many_and_what(controlled: ProjectsEmulator, control: ControlClient) -> None:
+    controlled.add_fault("gcore", "GET", ".*", status=500, times=None)
+    controlled.add_fault("gcai", "GET", ".*", status=500, times=None)
+    requests.get(f"{controlled.gcai_url}/ping", headers={"Authorization": controlled.gcai_org_key}, timeout=5)
+    assert control.call("DELETE", "/faults/2") == {"removed": 2}
+    assert control.call("DELETE", "/faults") == {"cleared": 1}
+    assert control.call("DELETE", "/journal") == {"cleared": 1}
+    assert control.call("PUT", "/rate-limit", {"limit": 5}) == {"limit": 5, "window": 60.0}
+    assert control.call("POST", "/reset") == {"reset": True}
+    assert (control.call("GET", "/journal")["requests"], controlled.faults()) == ([], [])

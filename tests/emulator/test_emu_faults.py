@@ -119,7 +119,36 @@ def test_add_fault_validates_its_arguments(emu: ProjectsEmulator) -> None:
         emu.add_fault("gcore", "GET", "/", status=1000)
 
 
-def test_clear_faults(gcore: ApiClient, emu: ProjectsEmulator) -> None:
+def test_clear_faults_withdraws_them_all_and_says_how_many(gcore: ApiClient, emu: ProjectsEmulator) -> None:
     emu.add_fault("gcore", "*", r".*", status=500, times=None)
-    emu.clear_faults()
+    emu.add_fault("gcai", "GET", r"/ping", delay=1)
+    assert emu.clear_faults() == 2
     assert gcore.get("/cloud/v1/projects").status_code == 200
+    assert emu.clear_faults() == 0
+
+
+def test_a_fault_describes_everything_it_was_given(emu: ProjectsEmulator) -> None:
+    headers = {"Retry-After": "3", "X-Trace": "t-1"}
+    emu.add_fault("gcai", "get", r"/projects/.*", status=503, headers=headers, times=2, delay=0.5)
+    emu.add_fault("gcore", "PATCH", r"/cloud/v1/projects/2", body=b'{"half":', stall=True, stall_timeout=9)
+    emu.add_fault("gcore", "GET", r"/cloud/v1/projects", body={"count": 0, "results": []}, headers={"A": "b"})
+    described = [fault.to_json() for fault in emu.faults()]
+    assert described[0] == {
+        "id": 1,
+        "api": "gcai",
+        "method": "GET",
+        "path": "/projects/.*",
+        "status": 503,
+        "headers": headers,
+        "body": None,
+        "delay": 0.5,
+        "drop": False,
+        "truncate": False,
+        "stall": False,
+        "stall_timeout": 300.0,
+        "remaining": 2,
+        "hits": 0,
+    }
+    assert (described[1]["body"], described[1]["stall"], described[1]["stall_timeout"]) == ('{"half":', True, 9)
+    assert (described[2]["body"], described[2]["headers"]) == ({"count": 0, "results": []}, {"A": "b"})
+    json.dumps(described)  # what the control endpoint and the command line send

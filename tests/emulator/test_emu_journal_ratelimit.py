@@ -1,11 +1,18 @@
-"""The request journal (filters, redaction) and the GC AI per-organisation rate limit."""
+"""The request journal (filters, redaction, answers, wall-clock time) and the GC AI per-organisation rate limit."""
 
 from __future__ import annotations
 
+import re
+import threading
+from datetime import UTC, datetime
+
 import pytest
+import requests
 from emulator_support import ApiClient, FakeClock
 
 from projects_emulator import ProjectsEmulator
+from projects_emulator.journal import Journal
+from projects_emulator.messages import Request
 
 
 def test_journal_records_what_was_sent(gcore: ApiClient, emu: ProjectsEmulator, clock: FakeClock) -> None:
@@ -115,3 +122,69 @@ def test_rate_limit_is_per_organisation_and_ignores_bad_keys(gcai: ApiClient, em
 def test_rate_limit_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="limit"):
         ProjectsEmulator(rate_limit=(0, 60))
+
+
+def test_journal_keeps_each_answers_status(gcore: ApiClient, gcai: ApiClient, emu: ProjectsEmulator) -> None:
+    gcore.put("/cloud/v1/projects/2", json={"name": "renamed"})  # 2026-08: a 405, not a write
+    gcore.patch("/cloud/v1/projects/2", json={"name": "renamed"})
+    emu.add_fault("gcai", "GET", "/ping", status=503, headers={"Retry-After": "1"})
+    gcai.get("/ping")
+    gcai.get("/projects/not-a-uuid")
+    assert [(r.method, r.status, r.faulted) for r in emu.requests()] == [
+        ("PUT", 405, False),
+        ("PATCH", 200, False),
+        ("GET", 503, True),
+        ("GET", 404, False),
+    ]
+
+
+def test_an_unanswered_request_has_no_status(gcore: ApiClient, emu: ProjectsEmulator) -> None:
+    emu.add_fault("gcore", "PATCH", r"/cloud/v1/projects/2", drop=True)
+    with pytest.raises(requests.ConnectionError):
+        gcore.patch("/cloud/v1/projects/2", json={"name": "never"})
+    assert [r.status for r in emu.requests()] == [None]
+
+
+def test_a_stalled_request_gets_its_status_once_released(gcore: ApiClient, emu: ProjectsEmulator) -> None:
+    fault = emu.add_fault("gcore", "PATCH", r"/cloud/v1/projects/2", stall=True, status=409)
+    answers: list[int] = []
+    writer = threading.Thread(target=lambda: answers.append(gcore.patch("/cloud/v1/projects/2", json={}).status_code))
+    writer.start()
+    assert emu.wait_for_stalled(1, timeout=10)
+    assert [r.status for r in emu.requests()] == [None]  # held: not answered yet
+    emu.release_stalled(fault)
+    writer.join(timeout=10)
+    assert answers == [409]
+    assert [r.status for r in emu.requests()] == [409]
+
+
+def test_journal_gives_wall_clock_time_that_follows_the_injected_clock(
+    gcore: ApiClient, emu: ProjectsEmulator, clock: FakeClock
+) -> None:
+    before = datetime.now(UTC)
+    gcore.get("/cloud/v1/projects/1")
+    clock.advance(2.5)
+    gcore.get("/cloud/v1/projects/2")
+    first, second = emu.requests()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", first.wall_time)
+    arrived = datetime.fromisoformat(first.wall_time)
+    assert arrived.tzinfo is not None
+    assert abs((arrived - before).total_seconds()) < 60  # wall-clock time, not a monotonic reading
+    assert (datetime.fromisoformat(second.wall_time) - arrived).total_seconds() == 2.5
+    assert second.time - first.time == 2.5  # the clock reading stays, for ordering and intervals
+
+
+def test_clearing_the_journal_says_how_many_it_forgot(gcore: ApiClient, emu: ProjectsEmulator) -> None:
+    gcore.get("/cloud/v1/projects")
+    gcore.get("/cloud/v1/projects/1")
+    assert emu.clear_journal() == 2
+    assert emu.clear_journal() == 0
+
+
+def test_the_journal_keeps_its_newest_entries() -> None:
+    journal = Journal(max_entries=3)
+    request = Request("GET", "/ping", "/ping", {}, {})
+    numbers = [journal.record("gcai", request, float(i), "", faulted=False, secrets=()) for i in range(5)]
+    journal.answered(numbers[0], 200)  # already forgotten: nothing happens
+    journal.answered(numbers[4], 204)
+    assert [(e.time, e.status) for e in journal.select()] == [(2.0, None), (3.0, None), (4.0, 204)]
