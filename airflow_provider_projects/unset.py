@@ -36,4 +36,5 @@ class NotSet:
         return "NOT_SET"
 
 
+#: The one "argument not given" marker: the default of each GC AI field that may be left out.
 NOT_SET: Final = NotSet()

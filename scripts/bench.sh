@@ -5,6 +5,6 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${VENV:-$here/.venv}"
 bash "$here/scripts/setup-venv.sh" "$venv" "${AIRFLOW_VERSION:-3.3.2}"
-uv_bin="$(command -v uv || python3 -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "uv"))')"
+uv_bin="$(bash "$here/scripts/uv.sh")"
 "$uv_bin" pip install --quiet --compile-bytecode --python "$venv/bin/python" -r "$here/benchmarks/requirements.txt"
 exec "$venv/bin/python" "$here/benchmarks/run.py" "$@"

@@ -133,13 +133,16 @@ install_python() {
     bash "$here/scripts/setup-venv.sh" "$venv" "$airflow_version"
   fi
   local uv_bin
-  uv_bin="$(command -v uv || python3 -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "uv"))')"
-  # The [cluster] extra (Celery provider, Redis client, Postgres driver) on top of Airflow's own
-  # pins; constraints/cluster-*.txt pins what the extra pulls in. A no-op in about a second when warm.
+  uv_bin="$(bash "$here/scripts/uv.sh")"
+  # The `cluster` dependency group (Celery provider, Redis client, Postgres driver) on top of
+  # Airflow's own pins; constraints/cluster-*.txt pins the group and what it pulls in. A no-op in
+  # about a second when warm.
   "$uv_bin" pip install --quiet --compile-bytecode --python "$venv/bin/python" \
     --constraint "$here/constraints/airflow-${airflow_version}-py3.11.txt" \
     --constraint "$here/constraints/cluster-airflow-${airflow_version}-py3.11.txt" \
-    "apache-airflow==${airflow_version}" -e "$here[dev,cluster]"
+    --constraint "$here/constraints/dev-py3.11.txt" \
+    "apache-airflow==${airflow_version}" -e "$here" \
+    --group "$here/pyproject.toml:dev" --group "$here/pyproject.toml:cluster"
 }
 
 # -- configuration -------------------------------------------------------------------------------

@@ -9,13 +9,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${1:-$here/.venv}"
 airflow_version="${2:-${AIRFLOW_VERSION:-3.3.2}}"
-# The pin of pyproject's `ui` extra when it has one, else this script's own.
-pinned="$("$(command -v python3)" - "$here/pyproject.toml" <<'PY' 2>/dev/null || true
-import sys, tomllib
-extras = tomllib.load(open(sys.argv[1], "rb")).get("project", {}).get("optional-dependencies", {})
-print(next((r.split("==", 1)[1].strip() for r in extras.get("ui", []) if r.replace(" ", "").startswith("playwright==")), ""))
-PY
-)"
+# The version CI runs, from the development tools' constraints (the `ui` dependency group names it).
+pinned="$(sed -n 's/^playwright==//p' "$here/constraints/dev-py3.11.txt" 2>/dev/null || true)"
 playwright_version="${PLAYWRIGHT_VERSION:-${pinned:-1.65.2}}"
 constraints="$here/constraints/airflow-${airflow_version}-py3.11.txt"
 
@@ -39,10 +34,7 @@ installed() {
 }
 if [ "$(installed)" != "$playwright_version" ]; then
   echo "== installing playwright==$playwright_version into $venv"
-  if ! command -v uv >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check uv
-  fi
-  uv_bin="$(command -v uv || python3 -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "uv"))')"
+  uv_bin="$(bash "$here/scripts/uv.sh")"
   args=(--quiet --compile-bytecode --python "$venv/bin/python")
   # Airflow's constraints pin greenlet, playwright's one dependency: never move Airflow's pins.
   [ -f "$constraints" ] && args+=(--constraint "$constraints")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a venv and runs every check: ruff, mypy --strict, then the whole pytest suite.
+# Sets up a venv and runs every check: ruff, mypy --strict, the docs site's strict build, the whole
+# pytest suite, the release build (scripts/release.sh), the distributed suite and the 3.2.2 matrix.
 # Usage: scripts/test.sh [extra pytest args]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,6 +16,16 @@ echo "== ruff"
 "$py" -m ruff format --check .
 echo "== mypy --strict"
 "$py" -m mypy --strict airflow_provider_projects emulator/projects_emulator
+
+# The docs site, strict (any warning fails it); the browser test (tests/ui/test_docs_site.py)
+# opens this build instead of making its own. About 15 s.
+echo "== docs site (scripts/docs.sh)"
+set +e
+VENV="$venv" timeout --kill-after=30 600 bash scripts/docs.sh "$here/build/docs"
+docs=$?
+set -e
+[ "$docs" -eq 0 ] && export PROJECTS_DOCS_SITE="$here/build/docs"
+
 echo "== pytest"
 set +e
 "$py" -m pytest -p no:cacheprovider --ignore=tests/distributed "$@"
@@ -24,6 +35,16 @@ if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   status=1
 fi
+[ "$docs" -eq 0 ] || status=1
+
+# Both distributions built reproducibly into dist/, twine-checked, installed in a clean venv with
+# Airflow 3.3.2 and listed by `airflow providers list`. About a minute.
+echo "== release (scripts/release.sh)"
+set +e
+VENV="$venv" timeout --kill-after=30 900 bash scripts/release.sh
+release=$?
+set -e
+[ "$release" -eq 0 ] || status=1
 
 # The distributed suite: a real CeleryExecutor cluster (scripts/cluster.sh installs PostgreSQL and
 # Redis with apt-get, as root or via sudo, on a fresh machine) and six scenarios, about 13 minutes
@@ -50,5 +71,5 @@ if [ -z "${SKIP_MATRIX:-}" ]; then
   matrix=$?
   set -e
 fi
-echo "== summary: apache-airflow 3.3.2 suite exit ${status} (distributed ${distributed}); apache-airflow 3.2.2 matrix exit ${matrix}"
+echo "== summary: apache-airflow 3.3.2 suite exit ${status} (docs ${docs}, release ${release}, distributed ${distributed}); apache-airflow 3.2.2 matrix exit ${matrix}"
 [ "$status" -eq 0 ] && [ "$matrix" -eq 0 ]

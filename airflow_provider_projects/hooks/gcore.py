@@ -13,6 +13,7 @@ from airflow_provider_projects.models.gcore import GcoreProject, GcoreTask
 from airflow_provider_projects.provider_info import GCORE_BASE_URL
 from airflow_provider_projects.waiting import Wait, WaitOutcome, poll_flow
 
+#: How a replace writes: ``"auto"`` (PUT, then PATCH where PUT answers 405), or only one of them.
 ReplaceMethod = Literal["auto", "PUT", "PATCH"]
 
 #: (connection id, base URL) pairs whose PUT answered 405 in this process: ``auto`` goes straight
