@@ -55,6 +55,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(airflow|pydantic|pydantic_core|aiohttp|requests|yarl|multidict)(\..+)?"),
     (r"py:.*", r"(collections\.abc|typing|types|datetime|enum|asyncio|contextlib|dataclasses|ssl|logging)\..+"),
     (r"py:.*", r"airflow_provider_projects(\.\w+)*\._\w+(\.\w+)*"),
+    # Airflow's task Context as the sensors' abstract methods name it (unqualified in their signatures).
+    (r"py:class", r"Context"),
 ]
 
 #: Public modules of these packages, and these modules, each belong on an API page.
