@@ -9,6 +9,7 @@ first use and closed when the loop shuts down.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncGenerator, Mapping
 from functools import lru_cache
@@ -83,14 +84,29 @@ async def shared_session() -> aiohttp.ClientSession:
     return await _sessions.get().get()
 
 
-@lru_cache(maxsize=32)
-def _tls(verify: bool | str, cert: tuple[str, str | None] | None) -> ssl.SSLContext | bool:
-    """The TLS setting for a request; one context per distinct setting, shared by every request."""
-    if verify is False:
-        return False
+#: One TLS context per distinct setting, shared by every request of the process.
+_tls_contexts: dict[tuple[bool | str, tuple[str, str | None] | None], ssl.SSLContext] = {}
+
+
+def _new_tls_context(verify: bool | str, cert: tuple[str, str | None] | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     if cert is not None:
         context.load_cert_chain(cert[0], cert[1])
+    return context
+
+
+async def _tls(verify: bool | str, cert: tuple[str, str | None] | None) -> ssl.SSLContext | bool:
+    """The TLS setting for a request; one context per distinct setting, made once, off the loop.
+
+    Loading a CA store takes tens of milliseconds: made in the loop, it would stall every other
+    wait of the triggerer meanwhile. Two first requests racing may both make one; one is kept.
+    """
+    if verify is False:
+        return False
+    context = _tls_contexts.get((verify, cert))
+    if context is None:
+        context = await asyncio.to_thread(_new_tls_context, verify, cert)
+        context = _tls_contexts.setdefault((verify, cert), context)
     return context
 
 
@@ -109,6 +125,7 @@ class AsyncTransport:
         # Decided once: every request of this transport goes to the core's base URL, and reading the
         # environment's proxy settings on each poll would cost more than the rest of the request.
         self._proxy = network.proxy_for(core.base_url)
+        self._tls_needed = core.base_url.startswith("https://")
 
     def __repr__(self) -> str:
         return f"AsyncTransport({self.core!r})"
@@ -135,6 +152,8 @@ class AsyncTransport:
     async def send(self, request: Request) -> Outcome:
         """Send once; an answer of any status is a :class:`Response`, no answer a :class:`TransportFailure`."""
         session = await shared_session()
+        # Plain http has no TLS: no context to make (aiohttp ignores the setting for such a URL).
+        tls = await _tls(self.network.verify, self.network.cert) if self._tls_needed else True
         proxy = self._proxy
         secrets = (proxy,) if proxy is not None else ()
         timeout = _client_timeout(request.timeout)
@@ -147,7 +166,7 @@ class AsyncTransport:
                 timeout=timeout,
                 allow_redirects=False,
                 proxy=proxy.reveal() if proxy is not None else None,
-                ssl=_tls(self.network.verify, self.network.cert),
+                ssl=tls,
             ) as answer:
                 return Response(answer.status, answer.headers, await answer.read())
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:

@@ -320,7 +320,7 @@ def test_tls_verification_is_on_by_default_with_one_shared_context(tls_server: L
     assert outcome.kind is FailureKind.TLS
     assert outcome.detail.startswith("ClientConnectorCertificateError:")
     assert tls_server.seen == []
-    first, second = aio._tls(True, None), aio._tls(True, None)
+    first, second = asyncio.run(aio._tls(True, None)), asyncio.run(aio._tls(True, None))
     assert isinstance(first, ssl.SSLContext)
     assert first.verify_mode is ssl.CERT_REQUIRED
     assert first.check_hostname is True
@@ -331,14 +331,14 @@ def test_verify_false_turns_verification_off(tls_server: LocalApi) -> None:
     outcome = send(AsyncTransport(make_core(tls_server.url), Network(verify=False)))
     assert isinstance(outcome, Response)
     assert outcome.status == 200
-    assert aio._tls(False, None) is False
+    assert asyncio.run(aio._tls(False, None)) is False
 
 
 def test_a_ca_bundle_gives_its_own_context(tls_server: LocalApi, certificate: SelfSigned) -> None:
     outcome = send(AsyncTransport(make_core(tls_server.url), Network(verify=str(certificate.pem))))
     assert isinstance(outcome, Response)
     assert outcome.status == 200
-    default, bundle = aio._tls(True, None), aio._tls(str(certificate.pem), None)
+    default, bundle = asyncio.run(aio._tls(True, None)), asyncio.run(aio._tls(str(certificate.pem), None))
     assert isinstance(bundle, ssl.SSLContext)
     assert bundle is not default
     assert bundle.verify_mode is ssl.CERT_REQUIRED
