@@ -125,8 +125,9 @@ class Account:
         if len(self.projects) < 2:
             self._serve(listing=False)
             return
-        if self.count is None or _clock.now() - self._counted_at > COUNT_FRESH_FOR:
+        if _clock.now() - self._counted_at > COUNT_FRESH_FOR:
             self._count_soon()
+        if self.count is None:  # not known yet, or the list could not be read: a GET per project
             return
         pages = max(1, math.ceil(self.count / PAGE_SIZE))
         by_list = pages / min(project.poll_interval for project in self.projects.values())
@@ -164,7 +165,12 @@ class Account:
         try:
             page = await Reader(self.hook, "/cloud/v1/projects?limit=1", GcoreProjectsPage)()
         except ProjectsApiError:
-            return  # the waits go on by project; their own polls report what is wrong
+            # The waits go on by project (their own polls report what is wrong), and the list is
+            # not asked again for a while: a key that may read projects but not list them, or a
+            # list that fails, must not cost a request per wait that joins.
+            self.count, self._counted_at = None, _clock.now()
+            self._serve(listing=False)
+            return
         self.saw_count(page.count)
         if self.projects:
             self.plan()

@@ -227,3 +227,17 @@ def test_a_refused_key_on_a_page_ends_every_wait_of_the_account(clock: VirtualCl
     events = run_all(clock, [trigger(p, read_holder=False) for p in account.locks])
 
     assert {(e["status"], e["error"]["type"]) for e in events} == {("error", "AuthenticationError")}
+
+
+def test_a_list_that_cannot_be_read_leaves_the_waits_on_gets_and_is_not_asked_again(
+    clock: VirtualClock, api: FakeApi
+) -> None:
+    account = Account(clock, 1000, {p: 25.0 for p in range(1, 51)})
+    account.serve(api, account.locks)
+    api.routes[("GET", LIST)].clear()
+    api.on("GET", LIST, status(403))  # a key that may read projects but not list them
+    events = run_all(clock, [trigger(p, read_holder=False) for p in account.locks], stagger=0.1)
+
+    assert {e["status"] for e in events} == {"done"}
+    assert len(api.sent("GET", LIST)) == 1  # one probe for fifty waits joining one by one
+    assert gets(api) == 50 * 4  # each project when its wait starts, then 10, 20 and 30 s later (unlocked at 25)
