@@ -10,17 +10,21 @@ State the benchmarks drive, through control requests (their connections are not 
 * ``POST /__lock?first=F&count=N[&status=404]``: projects F..F+N-1 are locked until the unlock:
   they answer ``task_id`` = :func:`lock_task_id` (that task answers ``RUNNING``), or 404 with
   ``status=404`` (what keeps ``HttpSensorTrigger``, which waits for "not 404", polling);
+* ``POST /__account?size=N``: the account holds projects 1..N (default a billion: a list too long
+  to pay off, so the triggers poll each project); ``GET /cloud/v1/projects?limit=&offset=`` answers
+  that part of it, oldest first, with ``count`` = N;
 * ``POST /__unlock``: every lock released at once; answers ``{"at": time.monotonic()}``
   (CLOCK_MONOTONIC is system-wide on Linux, so a client process can compare its own readings);
 * ``POST /__429?path=P&retry_after=S``: the next request for path P answers 429 with
   ``Retry-After: S``; from then on the arrival time of every request for P is recorded;
 * ``POST /__watch?path=P``: the arrival times of P's requests are recorded (no 429);
 * ``GET /__429``: ``{P: {"sent_at": t | null, "after": [t, ...]}}`` for each armed or watched path;
-* ``GET /__stats``: ``{"accepts", "requests", "projects", "tasks", "other", "projects_seen", "at"}``:
-  connections that carried at least one API request, API requests by kind, distinct project paths;
+* ``GET /__stats``: ``{"accepts", "requests", "projects", "tasks", "pages", "counts", "other",
+  "projects_seen", "at"}``: connections that carried at least one API request, API requests by
+  kind (a page of the list, or a one-project page asking for the count), distinct project paths;
 * ``GET /__paths``: ``{"counts": {path: requests}}``.
 
-Project 1 is never locked (the benchmarks' warm-up and section 2 use it). Usage: ``python
+Sections 2 and 3 lock from project 2 on and use project 1 for their warm-up. Usage: ``python
 benchmarks/fastserver.py`` prints ``PORT <n>`` on stdout, then serves on 127.0.0.1 until stdin
 closes (so it ends with its parent).
 """
@@ -73,6 +77,9 @@ GCORE_TASK: Final = {
 }
 _MAX_HEAD: Final = 64 * 1024
 _PROJECTS: Final = "/cloud/v1/projects/"
+_LIST: Final = "/cloud/v1/projects?"
+#: Projects in the account unless told otherwise: so many that the triggers never page the list.
+DEFAULT_ACCOUNT: Final = 1_000_000_000
 _TASKS: Final = "/cloud/v1/tasks/"
 _LOCK_PREFIX: Final = "00000000-0000-4000-8000-"
 #: Arrival times kept per throttled path (bounds the server's memory if a client floods it).
@@ -103,7 +110,8 @@ class State:
     def __init__(self) -> None:
         self.accepts = 0
         self.requests = 0
-        self.kinds: Counter[str] = Counter(projects=0, tasks=0, other=0)
+        self.kinds: Counter[str] = Counter(projects=0, tasks=0, pages=0, counts=0, other=0)
+        self.size = DEFAULT_ACCOUNT
         self.paths: Counter[str] = Counter()
         self.first = 0
         self.last = -1  # locked: first <= id <= last
@@ -113,7 +121,7 @@ class State:
         self.timelines: dict[str, dict[str, Any]] = {}
 
     def locked(self, project_id: int) -> bool:
-        return self.first <= project_id <= self.last and project_id != 1
+        return self.first <= project_id <= self.last
 
     # -- controls -----------------------------------------------------------------------------
 
@@ -125,6 +133,9 @@ class State:
             self.first = int(query["first"])
             self.last = self.first + int(query["count"]) - 1
             self.missing = query.get("status") == "404"
+            self._answers.clear()
+        elif path == "/__account" and method == "POST":
+            self.size = int(query["size"])
             self._answers.clear()
         elif path == "/__unlock" and method == "POST":
             self.last = self.first - 1
@@ -164,6 +175,8 @@ class State:
         if target.startswith(_PROJECTS):
             self.kinds["projects"] += 1
             return self._cached(target, self._project)
+        if target.startswith(_LIST):
+            return self._page(target)
         if target.startswith(_TASKS):
             self.kinds["tasks"] += 1
             return self._cached(target, self._task)
@@ -187,6 +200,21 @@ class State:
             return _json(body, "404 Not Found")
         task = lock_task_id(project_id) if locked else None
         return _json({**GCORE_PROJECT, "id": project_id, "is_default": project_id == 1, "task_id": task})
+
+    def _page(self, target: str) -> bytes:
+        """A page of the account's projects, oldest (lowest id) first; built once per lock state."""
+        cached = self._answers.get((target, False))
+        query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+        limit, offset = int(query.get("limit", 100)), int(query.get("offset", 0))
+        self.kinds["counts" if limit == 1 else "pages"] += 1
+        if cached is None:
+            ids = range(offset + 1, min(offset + limit, self.size) + 1)
+            results = [
+                {**GCORE_PROJECT, "id": i, "is_default": i == 1, "task_id": lock_task_id(i) if self.locked(i) else None}
+                for i in ids
+            ]
+            cached = self._answers[(target, False)] = _json({"count": self.size, "results": results})
+        return cached
 
     def _task(self, raw: str, project_id: int, locked: bool) -> bytes:
         if not raw.startswith(_LOCK_PREFIX):
@@ -269,6 +297,10 @@ class FastServer:
 
     def lock(self, first: int, count: int, *, status: int = 200) -> None:
         self.control("POST", f"/__lock?first={first}&count={count}&status={status}")
+
+    def account(self, size: int) -> None:
+        """The account holds projects 1..size (the list's ``count``)."""
+        self.control("POST", f"/__account?size={size}")
 
     def unlock(self) -> float:
         """Release every lock; the server's ``time.monotonic()`` at that instant."""

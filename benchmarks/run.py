@@ -6,7 +6,8 @@ Usage: ``.venv/bin/python benchmarks/run.py [--sections 1,2,3,4]`` (about four t
 2. per-call cost of the hooks vs a bare ``requests.Session`` and the official ``gcore`` SDK;
 3. lock waits in one event loop, issue 13's figures: CPU per poll against bare aiohttp and the
    HTTP provider's trigger, 1,000 and 10,000 waits, waits sharing a project, a shared 429;
-4. requests sent per common operation, from the emulator's journal.
+4. requests sent per common operation, from the emulator's journal;
+5. the vendors' budget, issue 20's figures: lock waits served from the projects list.
 
 See ``benchmarks/README.md`` for the method, the figures of a run and what they mean.
 """
@@ -30,6 +31,7 @@ SECTIONS: dict[str, str] = {
     "2": "bench_percall",
     "3": "bench_waits",
     "4": "bench_requests",
+    "5": "bench_pages",
 }
 
 
@@ -40,7 +42,7 @@ def _load() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", default="1,2,3,4", help="comma-separated section numbers (default: all)")
+    parser.add_argument("--sections", default="1,2,3,4,5", help="comma-separated section numbers (default: all)")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]

@@ -6,6 +6,7 @@ load only when a wait happens.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,8 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
 
     On the worker it polls the holder until it ends (``FINISHED`` or ``ERROR``); deferrable, it
     hands the wait to the triggerer, which waits for the project's lock to clear (the polls of a
-    project are shared by every wait on its account, see ``triggers/_project_locks.py``) and
-    reads how the holder ended only if ``fail_on_lock_error`` needs to know.
+    project are shared by every wait on its account, see ``triggers/_project_locks.py``); how the
+    holder ended is read once, on resuming, and only if ``fail_on_lock_error`` needs to know.
     """
 
     gcore_conn_id: str
@@ -78,7 +79,7 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
             trigger=GcoreProjectUnlockedTrigger(
                 project_id=project_id,
                 lock_task_id=holder,
-                read_holder=self.fail_on_lock_error,
+                read_holder=False,  # read here on resuming, and only if fail_on_lock_error needs it
                 deadline=deadline,
                 gcore_conn_id=self.gcore_conn_id,
                 poll_interval=self.poll_interval,
@@ -101,6 +102,10 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
         outcome: WaitOutcome[GcoreTask] | WaitOutcome[GcoreProjectLock]
         if isinstance(shown, dict) and "project" in shown:
             outcome = WaitOutcome.from_event(event, GcoreProjectLock)
+            holder_id = event.get("lock_task_id")
+            lock = outcome.value
+            if lock is not None and lock.holder is None and self.fail_on_lock_error and isinstance(holder_id, str):
+                outcome = replace(outcome, value=lock.model_copy(update={"holder": self._ended(holder_id)}))
         else:
             outcome = WaitOutcome.from_event(event, GcoreTask)
         self.accept_wait(outcome, project_id)
@@ -110,6 +115,16 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
         if isinstance(seen := outcome.last_seen, GcoreProjectLock) and seen.project.task_id is not None:
             ended.add(seen.project.task_id)
         return ended
+
+    def _ended(self, holder_id: str) -> GcoreTask | None:
+        """How the task that held the lock ended, read once now (``None`` if it cannot be read)."""
+        from airflow_provider_projects.errors import ProjectsApiError
+
+        try:
+            return self.hook.get_task(holder_id)
+        except ProjectsApiError as error:
+            self.log.warning("Could not read how Gcore task %s, which held the lock, ended: %s", holder_id, error)
+            return None
 
     def accept_wait(self, outcome: WaitOutcome[GcoreTask] | WaitOutcome[GcoreProjectLock], project_id: int) -> None:
         """Raise for a wait that timed out or failed; report a lock holder that ended in ERROR."""

@@ -93,11 +93,17 @@ class Poll:
         #: Set while the poll sleeps between ticks, so a joining listener can cut the sleep short.
         self._sleeping = False
         self._woken = False
+        #: When the poll wakes next, and the shortest interval it planned that with: a joining
+        #: listener wakes it early only if it may need a sooner poll (thousands of listeners joining
+        #: one poll must not each make it plan again over all of them).
+        self._wake_at = math.inf
+        self._shortest = -math.inf
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"poll {key!r:.60}")
 
     def attach(self, listener: Listener) -> None:
         self._listeners[listener] = None
-        if self._sleeping and not self._woken:  # its interval or deadline may come before the next tick
+        sooner = listener.deadline < self._wake_at or listener.poll_interval < self._shortest
+        if self._sleeping and not self._woken and sooner:
             self._woken = True
             self._task.cancel()
 
@@ -173,7 +179,7 @@ class Poll:
 
         The rate is the shortest interval among the listeners now on the poll.
         """
-        interval = min(listener.poll_interval for listener in self._listeners)
+        interval = self._shortest = min(listener.poll_interval for listener in self._listeners)
         return tick + interval * max(1, math.ceil((now - tick) / interval - 1e-9))
 
     async def _sleep_until(self, moment: float) -> bool:
@@ -185,6 +191,7 @@ class Poll:
         delay = moment - _clock.now()
         if delay <= 0:
             return True
+        self._wake_at = moment
         self._sleeping = True
         try:
             await _clock.asleep(delay)

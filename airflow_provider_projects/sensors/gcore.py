@@ -78,16 +78,39 @@ class GcoreProjectUnlockedSensor(GcoreSensor):
         return GcoreProjectUnlockedTrigger(
             project_id=validation.gcore_project_id(self.project_id),
             lock_task_id=self._lock_task_id,
+            read_holder=False,  # read on the worker when the sensor resumes (see execute_complete)
             **self._trigger_kwargs(deadline, first_poll_at, failed_polls),
         )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """As the base does; the task that held the lock, named by the event, is read here (once)."""
+        holder_id = event.get("lock_task_id")
+        if isinstance(holder_id, str):
+            self._lock_task_id = holder_id
+        try:
+            return super().execute_complete(context, event)
+        finally:
+            self.close_hook()
 
     def event_model(self) -> type[ApiModel]:
         from airflow_provider_projects.models.gcore import GcoreProjectLock
 
         return GcoreProjectLock
 
+    def _ended_holder(self, holder_id: str) -> GcoreTask | None:
+        """The task that held the lock, read once now; ``None`` if it cannot be read (the wait is over)."""
+        from airflow_provider_projects.errors import ProjectsApiError
+
+        try:
+            return self.hook.get_task(holder_id)
+        except ProjectsApiError as error:
+            self.log.warning("Could not read how Gcore task %s, which held the lock, ended: %s", holder_id, error)
+            return None
+
     def finish(self, context: Context, value: GcoreProjectLock) -> Any:
         project, holder = value.project, value.holder
+        if holder is None and self._lock_task_id is not None:
+            holder = self._ended_holder(self._lock_task_id)
         if holder is not None:
             context["ti"].xcom_push(key="lock_task", value=holder.to_xcom())
             if holder.failed:

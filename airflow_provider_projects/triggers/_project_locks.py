@@ -22,21 +22,21 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Collection, Hashable
+from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from airflow_provider_projects import _clock
 from airflow_provider_projects._loop_local import LoopLocal
 from airflow_provider_projects.errors import ProjectsApiError
-from airflow_provider_projects.hooks.gcore import GcoreHook, project_path
+from airflow_provider_projects.hooks.gcore import GcoreHook
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreProjectsPage, GcoreTask
 from airflow_provider_projects.polling.driver import Listener, Poll
+from airflow_provider_projects.triggers._project_sources import PAGE_SIZE, PageSource, ProjectSource
 from airflow_provider_projects.triggers._sources import Reader, task_or_none
 from airflow_provider_projects.waiting import PROGRESS_EVERY
 
-#: The most projects one page may hold (the spec's ``limit`` maximum).
-PAGE_SIZE: Final = 1000
 #: A count older than this is asked for again before it decides anything.
 COUNT_FRESH_FOR: Final = 300.0
 #: The list must cost less than this share of the per-project GETs to be chosen, and more than
@@ -61,7 +61,34 @@ class _Project:
 
     @property
     def poll_interval(self) -> float:
+        """The shortest interval its waits asked for when they joined (a project has few waits)."""
         return min(listener.poll_interval for listener in self.listeners)
+
+
+class _Intervals:
+    """How many projects are polled at each interval: what planning needs, kept as waits come and go.
+
+    Thousands of waits joining one by one must not each sum over every project: this keeps the
+    counts per interval (a handful of distinct values), so a plan costs as many steps as those.
+    """
+
+    def __init__(self) -> None:
+        self._counts: Counter[float] = Counter()
+
+    def change(self, before: float | None, after: float | None) -> None:
+        if before is not None:
+            self._counts[before] -= 1
+            if not self._counts[before]:
+                del self._counts[before]
+        if after is not None:
+            self._counts[after] += 1
+
+    def shortest(self) -> float:
+        return min(self._counts)
+
+    def requests_per_second(self) -> float:
+        """What a GET per project per interval costs."""
+        return sum(count / interval for interval, count in self._counts.items())
 
 
 class Account:
@@ -72,6 +99,7 @@ class Account:
         self._key = key
         self._registry = registry
         self.projects: dict[int, _Project] = {}
+        self._intervals = _Intervals()
         self._polls: dict[Hashable, Poll] = {}
         #: Whether the list serves every wait (else a poll per project).
         self.listing = False
@@ -85,7 +113,9 @@ class Account:
         project = self.projects.get(project_id)
         if project is None:
             project = self.projects[project_id] = _Project(project_id, holder_id=holder_id, holder_since=_clock.now())
+        before = project.poll_interval if project.listeners else None
         project.listeners[listener] = read_holder
+        self._intervals.change(before, project.poll_interval)
         self._poll_for(project_id).attach(listener)
         self.plan()
 
@@ -93,7 +123,9 @@ class Account:
         project = self.projects.get(project_id)
         if project is None or listener not in project.listeners:
             return
+        before = project.poll_interval
         del project.listeners[listener]
+        self._intervals.change(before, project.poll_interval if project.listeners else None)
         poll = self._polls.get(_LIST if self.listing else project_id)
         if poll is not None:
             poll.detach(listener)
@@ -114,7 +146,7 @@ class Account:
         key: Hashable = _LIST if self.listing else project_id
         poll = self._polls.get(key)
         if poll is None:
-            source = _PageSource(self) if self.listing else _ProjectSource(self, project_id)
+            source = PageSource(self) if self.listing else ProjectSource(self, project_id)
             poll = self._polls[key] = Poll(key, source, self._polls, first_read_at=first_read_at)
         return poll
 
@@ -130,8 +162,8 @@ class Account:
         if self.count is None:  # not known yet, or the list could not be read: a GET per project
             return
         pages = max(1, math.ceil(self.count / PAGE_SIZE))
-        by_list = pages / min(project.poll_interval for project in self.projects.values())
-        by_project = sum(1 / project.poll_interval for project in self.projects.values())
+        by_list = pages / self._intervals.shortest()
+        by_project = self._intervals.requests_per_second()
         if by_list < SWITCH_MARGIN * by_project:
             self._serve(listing=True)
         elif by_list > by_project:
@@ -197,62 +229,6 @@ class Account:
             state.holder_id = None
         # Both parts were validated as they were read: no second validation per poll.
         return GcoreProjectLock.model_construct(project=project, holder=state.holder)
-
-
-class _ProjectSource:
-    """``GET /cloud/v1/projects/{id}`` for the waits on one project; reads the lock holder for them."""
-
-    def __init__(self, account: Account, project_id: int) -> None:
-        self._account = account
-        self._project_id = project_id
-        self._read = Reader(account.hook, project_path(project_id), GcoreProject)
-
-    async def read(self, subjects: Collection[Hashable]) -> dict[Hashable, GcoreProjectLock]:
-        return {self._project_id: await self._account.lock_of(await self._read(), read_holder=True)}
-
-
-class _PageSource:
-    """Pages of ``GET /cloud/v1/projects`` for every wait of the account, oldest projects first.
-
-    Reading stops at the page that holds the last project waited on (new projects come last, so
-    the offsets of the earlier ones stay put). A project on none of the pages is read on its own.
-    """
-
-    def __init__(self, account: Account) -> None:
-        self._account = account
-        self._pages: dict[int, Reader[GcoreProjectsPage]] = {}
-
-    async def read(self, subjects: Collection[Hashable]) -> dict[Hashable, Any]:
-        wanted = set(subjects)
-        found: dict[Hashable, Any] = {}
-        offset = 0
-        while wanted - found.keys():
-            page = await self._page(offset)()
-            self._account.saw_count(page.count)
-            for project in page.results:
-                if project.id in wanted:
-                    found[project.id] = await self._account.lock_of(project, read_holder=False)
-            offset += PAGE_SIZE
-            if len(page.results) < PAGE_SIZE or offset >= page.count:
-                break
-        for project_id in wanted - found.keys():
-            found[project_id] = await self._alone(project_id)  # type: ignore[arg-type]
-        return found
-
-    def _page(self, offset: int) -> Reader[GcoreProjectsPage]:
-        reader = self._pages.get(offset)
-        if reader is None:
-            path = f"/cloud/v1/projects?limit={PAGE_SIZE}&offset={offset}&order_by=created_at.asc"
-            reader = self._pages[offset] = Reader(self._account.hook, path, GcoreProjectsPage)
-        return reader
-
-    async def _alone(self, project_id: int) -> GcoreProjectLock | ProjectsApiError:
-        """A project the pages did not show: deleted, new, or moved between pages while they were read."""
-        try:
-            project = await Reader(self._account.hook, project_path(project_id), GcoreProject)()
-        except ProjectsApiError as error:  # its own waits hear it (a 404 names the project); the others go on
-            return error
-        return await self._account.lock_of(project, read_holder=False)
 
 
 _accounts: LoopLocal[dict[Hashable, Account]] = LoopLocal(dict)

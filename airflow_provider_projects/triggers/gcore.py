@@ -100,10 +100,10 @@ class GcoreWaitTrigger(BaseTrigger):
         async with join(settings.fingerprint(), listener):
             return await listener.done
 
-    def _event(self, outcome: WaitOutcome[Any]) -> TriggerEvent:
+    def _event(self, outcome: WaitOutcome[Any], **extra: Any) -> TriggerEvent:
         if isinstance(outcome.error, AuthenticationError | ConnectionSetupError):
             forget_hook(self.gcore_conn_id)
-        return TriggerEvent({**outcome.to_event(), "deadline": self.deadline})  # type: ignore[no-untyped-call]
+        return TriggerEvent({**outcome.to_event(), **extra, "deadline": self.deadline})  # type: ignore[no-untyped-call]
 
 
 class GcoreTaskTrigger(GcoreWaitTrigger):
@@ -148,13 +148,17 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
 
     The event's value is a :class:`GcoreProjectLock`: the unlocked project and the task that held
     the lock, read once more when the lock cleared so that its ``state`` says whether it ended in
-    ``ERROR`` (``None`` with ``read_holder=False``, or if it could not be read). Waits on projects
-    of one account share the account's polls (``_project_locks.py``): a poll per project, or pages
-    of the projects list where those cost fewer requests.
+    ``ERROR`` (``None`` if it could not be read, or with ``read_holder=False``). The event also
+    names that task (``lock_task_id``), so that a resumed task can read it itself. Waits on
+    projects of one account share the account's polls (``_project_locks.py``): a poll per
+    project, or pages of the projects list where those cost fewer requests.
 
     :param project_id: the Gcore project id.
     :param lock_task_id: the lock holder seen before deferring.
-    :param read_holder: read the task that held the lock once it clears (one GET per wait).
+    :param read_holder: read the task that held the lock once it clears, here in the triggerer (one
+        GET per wait). The sensor and the operator pass ``False`` and read it on the worker if they
+        need it: a thousand locks clearing at once would otherwise cost the triggerer a thousand
+        reads before their events.
     """
 
     def __init__(
@@ -196,4 +200,4 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
             # saw one while this wait's sensor did before deferring: read it once, now.
             holder = await task_or_none(hook, holder_id)
             outcome = replace(outcome, value=outcome.value.model_copy(update={"holder": holder}))
-        yield self._event(outcome)
+        yield self._event(outcome, lock_task_id=holder_id)

@@ -125,7 +125,8 @@ def test_replace_wait_rebuilt_after_its_deadline_polls_once_then_times_out(world
 
 
 def test_unlocked_sensor_remembers_the_lock_holder_across_a_restart(world: World, emu: ProjectsEmulator) -> None:
-    """The rebuilt trigger never sees the lock itself: the holder comes back from ``serialize()``."""
+    """The rebuilt trigger never sees the lock itself: the holder comes back from ``serialize()``,
+    travels in the event, and the resumed sensor reads how it ended (on the worker, once)."""
     emu.lock_gcore_project(GCORE_PID, seconds=12, outcome="ERROR", error="Quota exceeded")
 
     def sensor() -> GcoreProjectUnlockedSensor:
@@ -143,10 +144,11 @@ def test_unlocked_sensor_remembers_the_lock_holder_across_a_restart(world: World
     world.now += 20
     event = asyncio.run(first_event(build(world, classpath, kwargs)))
     assert event["status"] == "done"
-    assert event["value"]["holder"]["state"] == "ERROR"
+    assert event["lock_task_id"] == kwargs["lock_task_id"]
+    assert event["value"]["holder"] is None  # not read in the triggerer
     with pytest.raises(GcoreTaskFailedError, match="Quota exceeded"):
         sensor().execute_complete(context, event=event)
-    # worker poke (locked), first trigger poll (locked) | restart | poll (unlocked), the holder's GET
+    # worker poke (locked), first trigger poll (locked) | restart | poll (unlocked) | the worker's GET of the holder
     assert [r.path.split("/")[3] for r in emu.requests()] == ["projects", "projects", "projects", "tasks"]
 
 

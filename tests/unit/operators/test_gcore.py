@@ -818,11 +818,45 @@ def test_deferrable_unlocked_project_writes_without_deferring(api: FakeApi) -> N
     assert make_op(deferrable=True).execute({}) == NEW
 
 
-def test_a_lock_wait_that_needs_the_holders_end_defers_asking_for_it(api: FakeApi) -> None:
+def test_the_triggerer_never_reads_the_holder_for_the_operator(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, locked())
     with pytest.raises(TaskDeferred) as caught:
         make_op(deferrable=True, lock_timeout=90, fail_on_lock_error=True).execute({})
-    assert_defers_on(caught.value, TASK_ID, START + 90, 90, read_holder=True)
+    assert_defers_on(caught.value, TASK_ID, START + 90, 90)  # read_holder False, fail_on_lock_error or not
+
+
+@pytest.mark.parametrize(("state", "fails"), [("ERROR", True), ("FINISHED", False)])
+def test_fail_on_lock_error_reads_the_holder_once_on_resuming(api: FakeApi, state: str, fails: bool) -> None:
+    api.on("GET", TASK_PATH, ok(task(state, "volume busy" if fails else None)))
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PUT", PROJECT_PATH, ok(NEW))
+    event = {**unlocked_event(), "lock_task_id": TASK_ID}  # the trigger names the holder, unread
+    op = make_op(deferrable=True, fail_on_lock_error=True)
+    if fails:
+        with pytest.raises(GcoreTaskFailedError, match="volume busy"):
+            op.execute_complete({}, event=event, deadline=START + 60)
+        assert calls(api) == [("GET", TASK_PATH)]  # nothing written
+    else:
+        assert op.execute_complete({}, event=event, deadline=START + 60) == NEW
+        assert calls(api) == [("GET", TASK_PATH), ("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+
+
+def test_without_fail_on_lock_error_the_holder_is_not_read_on_resuming(api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PUT", PROJECT_PATH, ok(NEW))
+    event = {**unlocked_event(), "lock_task_id": TASK_ID}
+    assert make_op(deferrable=True).execute_complete({}, event=event, deadline=START + 60) == NEW
+    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+
+
+def test_a_holder_that_cannot_be_read_on_resuming_is_logged_and_the_write_goes_ahead(api: FakeApi) -> None:
+    api.on("GET", TASK_PATH, Reply(404, {"exception_class": "NotFoundError", "message": "Task not found"}))
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PUT", PROJECT_PATH, ok(NEW))
+    event = {**unlocked_event(), "lock_task_id": TASK_ID}
+    with capture_logs() as logs:
+        assert make_op(deferrable=True, fail_on_lock_error=True).execute_complete({}, event=event) == NEW
+    assert any(f"Could not read how Gcore task {TASK_ID}" in line for line in lines(logs, "warning"))
 
 
 @pytest.mark.parametrize("event", RESUMING_EVENTS)

@@ -400,8 +400,45 @@ def test_a_deferred_sensor_resumes_with_what_its_trigger_found(clock: VirtualClo
 
     event = run_virtual(clock, triggerer())
     assert clock.now == START + 10  # polls at +5 (first_poll_at) and +10
+    assert api.sent("GET", TASK_PATH) == []  # the triggerer does not read the holder for the sensor...
     assert sensor.execute_complete(context(ti), event) == project(None)
     assert ti.xcoms["lock_task"]["error"] == "boom"
+    assert len(api.sent("GET", TASK_PATH)) == 1  # ...the resumed sensor does, once
+
+
+def test_the_sensor_defers_without_asking_the_triggerer_for_the_holder(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)))
+    with pytest.raises(TaskDeferred) as deferred:
+        project_sensor(deferrable=True).execute(context())
+    assert deferred.value.trigger.read_holder is False
+
+
+def test_a_resumed_sensor_reads_the_holder_its_event_names(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", TASK_PATH, ok(task("FINISHED")))
+    ti = FakeTI()
+    event = {**lock_event(), "lock_task_id": TASK_A}
+    assert project_sensor(deferrable=True).execute_complete(context(ti), event) == project(None)
+    assert ti.xcoms["lock_task"]["state"] == "FINISHED"
+    assert len(api.sent("GET", TASK_PATH)) == 1
+
+
+def test_a_holder_already_in_the_event_is_not_read_again(clock: VirtualClock, api: FakeApi) -> None:
+    """An event of a trigger deferred by an earlier version, which read the holder itself."""
+    ti = FakeTI()
+    event = {**lock_event(holder=task("ERROR", error="boom")), "lock_task_id": TASK_A}
+    assert project_sensor(deferrable=True).execute_complete(context(ti), event) == project(None)
+    assert ti.xcoms["lock_task"]["error"] == "boom"
+    assert api.requests == []
+
+
+def test_a_holder_that_cannot_be_read_on_resuming_leaves_no_lock_task(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", TASK_PATH, fail(404))
+    ti = FakeTI()
+    event = {**lock_event(), "lock_task_id": TASK_A}
+    assert project_sensor(deferrable=True, fail_on_lock_error=True).execute_complete(context(ti), event) == project(
+        None
+    )
+    assert "lock_task" not in ti.xcoms
 
 
 # -- execute_complete: the trigger's event -----------------------------------------------------------
