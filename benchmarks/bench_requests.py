@@ -60,10 +60,11 @@ class _Lock:
     def sleep(self, _seconds: float) -> None:
         self.pause()
 
-    async def end_before_poll(self, polled: str) -> None:
-        """End the lock once N-1 GETs of ``polled`` (a path suffix) are journaled: the N-th sees it ended."""
+    async def end_before_poll(self, polled: str, before: int = 0) -> None:
+        """End the lock once N-1 GETs of ``polled`` (a path suffix) are journaled after the ``before``
+        there were already: the N-th sees it ended."""
         for _ in range(12_000):  # 60 s at most
-            if sum(1 for e in self.emu.requests(method="GET") if e.path.endswith(polled)) >= self.polls - 1:
+            if sum(1 for e in self.emu.requests(method="GET") if e.path.endswith(polled)) >= before + self.polls - 1:
                 self.emu.finish_task(self.task_id)
                 return
             await asyncio.sleep(0.005)  # well inside the trigger's 0.2 s interval
@@ -73,12 +74,13 @@ class _Lock:
 DEFERRED_POLL: Final = 0.2
 
 
-def _resume(task: Any, deferred: Any, lock: _Lock, context: Any, polled: str) -> Any:
-    """Run the deferral's trigger to its event (the lock ends before its N-th poll), then the resume method."""
+def _resume(task: Any, deferred: Any, lock: _Lock, context: Any, polled: str, *, before: int = 0) -> Any:
+    """Run the deferral's trigger to its event (the lock ends before its N-th poll after ``before``
+    GETs of ``polled``), then the resume method."""
     trigger = deferred.trigger
 
     async def first_event() -> dict[str, Any]:
-        watch = asyncio.create_task(lock.end_before_poll(polled))
+        watch = asyncio.create_task(lock.end_before_poll(polled, before))
         events = trigger.run()
         try:
             event = await asyncio.wait_for(anext(events), timeout=60.0)
@@ -178,7 +180,9 @@ def run() -> dict[str, Any]:
                 try:
                     task.execute(context)
                 except TaskDeferred as deferral:
-                    return _resume(task, deferral, lock, context, lock.task_path)
+                    # The triggerer waits for the project's lock to clear: its N polls come after the
+                    # worker's first read of the project.
+                    return _resume(task, deferral, lock, context, lock.project_path, before=1)
                 raise AssertionError("the operator did not defer")
 
             measure(f"replace after a lock of N={polls} polls, blocking wait", polls + 3, "N+3", blocking)
@@ -244,9 +248,10 @@ def run() -> dict[str, Any]:
 
     table(["operation", "requests", "expected", "breakdown (journal)", ""], rows)
     print(
-        "  N = polls that saw the lock or the running task, the last one seeing it gone. The +1 of the\n"
-        "  project sensor is one read of the lock holder at the end (XCom lock_task, ERROR check); the +3\n"
-        "  of a replace after a lock: the first read, a re-read after the wait, the write."
+        "  N = polls that saw the lock or the running task, the last one seeing it gone (a blocking replace\n"
+        "  polls the holder task, a deferred one the project). The +1 of the project sensor is one read of\n"
+        "  the lock holder at the end (XCom lock_task, ERROR check; on the worker when deferred); the +3 of\n"
+        "  a replace after a lock: the first read, a re-read after the wait, the write."
     )
     print(f"  every count as expected: {verdict(all_ok)}")
     if logs:

@@ -131,8 +131,9 @@ def _variant(name: str, url: str, poll: float) -> Wait:
         from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger
 
         async def trigger_wait(project_id: int) -> dict[str, Any]:
+            # As the sensor and the operator defer it: the holder is read on the worker, when they resume.
             trigger = GcoreProjectUnlockedTrigger(
-                project_id=project_id, deadline=time.time() + DEADLINE_S, poll_interval=poll
+                project_id=project_id, deadline=time.time() + DEADLINE_S, poll_interval=poll, read_holder=False
             )
             payload: dict[str, Any] = await _first_event(trigger)
             return payload
