@@ -16,6 +16,8 @@ echo "== ruff"
 "$py" -m ruff format --check .
 echo "== mypy --strict"
 "$py" -m mypy --strict airflow_provider_projects emulator/projects_emulator
+echo "== module and function sizes (docs/architecture.md)"
+"$py" scripts/check_sizes.py
 
 # The docs site, strict (any warning fails it); the browser test (tests/ui/test_docs_site.py)
 # opens this build instead of making its own. About 15 s.
