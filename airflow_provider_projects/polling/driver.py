@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Collection, Hashable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from airflow_provider_projects import _clock
 from airflow_provider_projects._loop_local import LoopLocal
@@ -90,9 +90,9 @@ class Poll:
         self._first_read_at = first_read_at
         #: Listeners in the order they joined (a dict: removing one of thousands is O(1)).
         self._listeners: dict[Listener, None] = {}
-        #: Set while the poll sleeps between ticks, so a joining listener can cut the sleep short.
-        self._sleeping = False
-        self._woken = False
+        #: "sleeping" between ticks, "woken" once a joining listener cut that sleep short (the
+        #: poll's own task is cancelled then), else "awake" (reading, handing out, planning).
+        self._state: Literal["awake", "sleeping", "woken"] = "awake"
         #: When the poll wakes next, and the shortest interval it planned that with: a joining
         #: listener wakes it early only if it may need a sooner poll (thousands of listeners joining
         #: one poll must not each make it plan again over all of them).
@@ -101,10 +101,10 @@ class Poll:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"poll {key!r:.60}")
 
     def attach(self, listener: Listener) -> None:
-        self._listeners[listener] = None
+        self._listeners.setdefault(listener)
         sooner = listener.deadline < self._wake_at or listener.poll_interval < self._shortest
-        if self._sleeping and not self._woken and sooner:
-            self._woken = True
+        if self._state == "sleeping" and sooner:
+            self._state = "woken"
             self._task.cancel()
 
     def detach(self, listener: Listener) -> None:
@@ -112,6 +112,10 @@ class Poll:
         if not self._listeners:
             self._unregister()
             self._task.cancel()
+
+    def _woken(self) -> bool:
+        """Whether a joining listener cut the current sleep short (``attach`` sets it meanwhile)."""
+        return self._state == "woken"
 
     def _unregister(self) -> None:
         if self._registry.get(self.key) is self:
@@ -123,10 +127,11 @@ class Poll:
             if self._first_read_at is not None:
                 await self._sleep_until_due(lambda now: self._first_read_at or now)
             while self._listeners:
-                heard = await self._read()
+                asked = list(self._listeners)
+                heard = await self._read({listener.subject for listener in asked})
                 now = _clock.now()
                 tick = now if tick is None else tick  # the phase comes from the first answer
-                self._hand_out(heard, now)
+                self._hand_out(asked, heard, now)
                 tick = await self._sleep_to_next_poll(tick, hold=now + retry_pause(heard))
         except Exception as error:  # a bug, not an API error: every listener hears of it
             for listener in list(self._listeners):
@@ -134,22 +139,19 @@ class Poll:
         finally:
             self._unregister()
 
-    async def _read(self) -> Heard:
+    async def _read(self, subjects: set[Hashable]) -> Heard:
         try:
-            return await self._source.read({listener.subject for listener in self._listeners})
+            return await self._source.read(subjects)
         except ProjectsApiError as error:
             return error
 
-    def _hand_out(self, heard: Heard, now: float) -> None:
-        for listener in list(self._listeners):
-            if isinstance(heard, ProjectsApiError):
-                outcome: Any = heard
-            elif listener.subject in heard:
-                outcome = heard[listener.subject]
-            else:  # it joined while the read was in flight: the next poll reads for it
+    def _hand_out(self, asked: list[Listener], heard: Heard, now: float) -> None:
+        """Each listener the read was for hears its subject's outcome (one that joined meanwhile, the next)."""
+        for listener in asked:
+            if listener not in self._listeners:  # it left while the read was in flight
                 continue
-            if listener.hear(outcome, now):
-                self._listeners.pop(listener, None)
+            if listener.hear(heard if isinstance(heard, ProjectsApiError) else heard[listener.subject], now):
+                del self._listeners[listener]
 
     async def _sleep_to_next_poll(self, tick: float, hold: float) -> float:
         """Sleep until the next poll is due; the grid's tick from then on.
@@ -167,12 +169,10 @@ class Poll:
         A listener that joins meanwhile may bring either forward, so the plan is made again after
         each join. Returns the last planned moment.
         """
-        due = planned(_clock.now())
-        while self._listeners:
+        while True:
             due = planned(_clock.now())
-            if await self._sleep_until(min(due, *(listener.deadline for listener in self._listeners))):
-                break
-        return due
+            if not self._listeners or await self._sleep_until(min(due, *(w.deadline for w in self._listeners))):
+                return due
 
     def _grid_after(self, tick: float, now: float) -> float:
         """The first tick of the fixed-rate grid after ``tick`` that is not past (missed ones are skipped).
@@ -192,18 +192,16 @@ class Poll:
         if delay <= 0:
             return True
         self._wake_at = moment
-        self._sleeping = True
+        self._state = "sleeping"
         try:
             await _clock.asleep(delay)
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if not self._woken or task is None or task.cancelling() > 1:
+            if not self._woken() or self._task.cancelling() > 1:
                 raise  # cancelled for real (the last listener left, or the loop is closing)
-            task.uncancel()
+            self._task.uncancel()
             return False
         finally:
-            self._sleeping = False
-            self._woken = False
+            self._state = "awake"
         return True
 
 
@@ -217,11 +215,12 @@ class joined:  # lower case: it reads as a function, ``async with joined(...)``
     after the loop's async generators, and a generator-based manager would complain then.
     """
 
+    _poll: Poll  # the one it joined: set on entering
+
     def __init__(self, key: Hashable, make_source: Callable[[], Source], listener: Listener) -> None:
         self._key = key
         self._make_source = make_source
         self._listener = listener
-        self._poll: Poll | None = None
 
     async def __aenter__(self) -> None:
         registry = _registries.get()
@@ -232,5 +231,4 @@ class joined:  # lower case: it reads as a function, ``async with joined(...)``
         self._poll = poll
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._poll is not None:
-            self._poll.detach(self._listener)
+        self._poll.detach(self._listener)

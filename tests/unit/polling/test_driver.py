@@ -517,3 +517,228 @@ def test_trigger_polls_keep_a_fixed_rate_when_answers_take_time(
     # First answer at +3: the grid is +13, +23, +33 (not +16, +29 as pausing after each answer would).
     assert [at for at, *_ in sent_at] == [0.0, 13.0, 23.0, 33.0]
     assert (event["status"], event["polls"], event["waited"]) == ("done", 4, 33.0)
+
+
+# -- the poll's own workings ----------------------------------------------------------------------
+
+
+def test_a_poll_that_ended_leaves_its_key_to_the_next_wait_in_the_same_loop(clock: VirtualClock) -> None:
+    first, second = Resource(clock, finishes_at(0.0)), Resource(clock, finishes_at(25.0))
+
+    async def main() -> WaitOutcome[GcoreTask]:
+        await wait_shared("k", first, wait(), Lines())  # done at once: its poll ends
+        await asyncio.sleep(5)
+        return await wait_shared("k", second, wait(), Lines())  # a poll of its own, at once
+
+    outcome = run_virtual(clock, main())
+    assert (first.reads, second.reads) == ([0.0], [5.0, 15.0, 25.0])
+    assert (outcome.status, outcome.polls) == ("done", 3)
+
+
+def test_a_polls_task_says_what_it_polls(clock: VirtualClock) -> None:
+    """For asyncio's debug output and a stack dump of a busy triggerer."""
+    resource = Resource(clock, finishes_at(10.0))
+
+    async def main() -> set[str]:
+        waiting = asyncio.ensure_future(wait_shared("project 2", resource, wait(), Lines()))
+        await asyncio.sleep(1)
+        names = {task.get_name() for task in asyncio.all_tasks()}
+        await waiting
+        return names
+
+    assert "poll 'project 2'" in run_virtual(clock, main())
+
+
+@dataclass
+class Subjects:
+    """A source that answers for exactly the subjects it is asked about, after ``latency``."""
+
+    clock: VirtualClock
+    latency: float = 0.0
+    asked: list[set[str]] = field(default_factory=list)
+
+    async def read(self, subjects: Any) -> dict[str, Any]:
+        self.asked.append(set(subjects))
+        await asyncio.sleep(self.latency)
+        return {s: task("FINISHED" if self.clock.now - START >= 20 else "RUNNING") for s in subjects}
+
+
+async def on_subject(key: str, source: Subjects, subject: str, **options: Any) -> WaitOutcome[GcoreTask]:
+    listener: WaitListener[GcoreTask] = WaitListener(wait(**options), subject, Lines())
+    async with joined(key, lambda: source, listener):
+        return await listener.done
+
+
+def test_a_source_is_asked_for_its_listeners_subjects_and_each_hears_its_own(clock: VirtualClock) -> None:
+    source = Subjects(clock, latency=1.0)
+
+    async def main() -> list[WaitOutcome[GcoreTask]]:
+        first = [asyncio.ensure_future(on_subject("k", source, s)) for s in ("a", "b")]
+        await asyncio.sleep(0.5)  # the first read (for a and b) is in flight until +1
+        late = asyncio.ensure_future(on_subject("k", source, "c"))
+        return list(await asyncio.gather(*first, late))
+
+    a, b, c = run_virtual(clock, main())
+    assert source.asked == [{"a", "b"}, {"a", "b", "c"}, {"a", "b", "c"}]  # c from the read after it joined
+    assert [(o.status, o.polls) for o in (a, b, c)] == [("done", 3), ("done", 3), ("done", 2)]
+
+
+def test_a_listener_that_left_during_a_read_hears_nothing_and_the_others_hear_it(clock: VirtualClock) -> None:
+    source = Subjects(clock, latency=1.0)
+
+    async def main() -> tuple[bool, WaitOutcome[GcoreTask]]:
+        leaving = asyncio.ensure_future(on_subject("k", source, "a"))
+        staying = asyncio.ensure_future(on_subject("k", source, "b"))
+        await asyncio.sleep(0.5)  # the first read is in flight
+        leaving.cancel()
+        await asyncio.gather(leaving, return_exceptions=True)
+        return leaving.cancelled(), await staying
+
+    cancelled, staying = run_virtual(clock, main())
+    assert cancelled
+    assert (staying.status, staying.polls) == ("done", 3)  # it heard the read the other left during
+
+
+def test_a_poll_may_wait_before_its_first_read(clock: VirtualClock) -> None:
+    from airflow_provider_projects.polling.driver import Poll
+
+    resource = Resource(clock, finishes_at(0.0))
+
+    async def main() -> WaitOutcome[GcoreTask]:
+        registry: dict[Any, Poll] = {}
+        listener = WaitListener(wait(), SUBJECT, Lines())
+        poll = Poll("k", SourceOf(resource), registry, first_read_at=START + 7)
+        poll.attach(listener)
+        try:
+            return await listener.done
+        finally:
+            poll.detach(listener)
+
+    assert run_virtual(clock, main()).status == "done"
+    assert resource.reads == [7.0]
+
+
+def test_a_listener_joining_before_the_first_read_with_an_earlier_deadline_is_polled_then(
+    clock: VirtualClock,
+) -> None:
+    from airflow_provider_projects.polling.driver import Poll
+
+    resource = Resource(clock, finishes_at(10_000.0))
+
+    async def main() -> tuple[WaitOutcome[GcoreTask], WaitOutcome[GcoreTask]]:
+        registry: dict[Any, Poll] = {}
+        patient = WaitListener(wait(), SUBJECT, Lines())
+        hurried = WaitListener(wait(deadline=3.0), SUBJECT, Lines())
+        poll = Poll("k", SourceOf(resource), registry, first_read_at=START + 7)
+        poll.attach(patient)
+        await asyncio.sleep(1)
+        poll.attach(hurried)  # while the poll waits for its first read
+        try:
+            return await hurried.done, patient.done.result() if patient.done.done() else WaitOutcome("timeout")
+        finally:
+            poll.detach(hurried)
+            poll.detach(patient)
+
+    hurried, _ = run_virtual(clock, main())
+    assert (hurried.status, hurried.polls) == ("timeout", 1)
+    assert resource.reads == [3.0]  # at its deadline, before the planned first read
+
+
+def test_waits_joining_a_sleeping_poll_with_nothing_sooner_do_not_wake_it(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(25.0))
+
+    async def main() -> None:
+        first = asyncio.ensure_future(wait_shared("k", resource, wait(), Lines()))
+        await asyncio.sleep(1)
+        others = [asyncio.ensure_future(wait_shared("k", resource, wait(), Lines())) for _ in range(50)]
+        await asyncio.gather(first, *others)
+
+    run_virtual(clock, main())
+    assert resource.reads == [0.0, 10.0, 20.0, 30.0]
+    # One sleep per tick: fifty joins with the same interval and later deadlines did not each wake
+    # the poll to plan again (each wake would be another, shorter sleep).
+    assert clock.sleeps == [10.0, 10.0, 10.0]
+
+
+def test_each_join_that_needs_a_sooner_poll_wakes_the_poll(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(10_000.0))
+
+    async def main() -> list[WaitOutcome[GcoreTask]]:
+        first = asyncio.ensure_future(wait_shared("k", resource, wait(deadline=100.0), Lines()))
+        await asyncio.sleep(1)
+        second = asyncio.ensure_future(wait_shared("k", resource, wait(deadline=4.0), Lines()))
+        await asyncio.sleep(5)  # +6: the second has ended at its deadline (+4)
+        third = asyncio.ensure_future(wait_shared("k", resource, wait(deadline=8.0), Lines()))
+        ended = list(await asyncio.gather(second, third))
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        return ended
+
+    second, third = run_virtual(clock, main())
+    assert resource.reads[:3] == [0.0, 4.0, 8.0]  # each late joiner polled at its own deadline
+    assert (second.status, third.status) == ("timeout", "timeout")
+
+
+def test_a_join_while_a_read_is_in_flight_does_not_cut_the_read(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(15.0), latency=2.0)
+
+    async def main() -> list[WaitOutcome[GcoreTask]]:
+        first = asyncio.ensure_future(wait_shared("k", resource, wait(), Lines()))
+        await asyncio.sleep(1)  # the first read is in flight until +2
+        second = asyncio.ensure_future(wait_shared("k", resource, wait(deadline=5.0), Lines()))
+        return list(await asyncio.gather(first, second))
+
+    first, second = run_virtual(clock, main())
+    # +5: the joiner's deadline; the grid from the first answer (+2) goes on: +12, +22 (done at +24).
+    assert resource.reads == [0.0, 5.0, 12.0, 22.0]
+    assert (first.status, second.status) == ("done", "timeout")
+
+
+def test_a_read_as_long_as_the_interval_is_followed_by_the_next_tick_at_once(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(35.0), latency=10.0)
+    outcome = run_virtual(clock, wait_shared("k", resource, wait(), Lines()))
+    # The grid starts at the first answer (+10): a read at +20 answers at +30, the very tick due
+    # then, which is polled at once, not skipped to +40.
+    assert resource.reads == [0.0, 20.0, 30.0]
+    assert outcome.status == "done"
+    assert 0.0 not in clock.sleeps  # a poll due now does not sleep at all
+
+
+def test_sub_second_intervals_keep_their_rate(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(2.0))
+    outcome = run_virtual(clock, wait_shared("k", resource, wait(interval=0.5), Lines()))
+    assert resource.reads == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert (outcome.status, outcome.polls) == ("done", 5)
+
+
+def test_a_wait_whose_deadline_has_passed_is_polled_once_then_times_out(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(10_000.0))
+
+    async def main() -> WaitOutcome[GcoreTask]:
+        await asyncio.sleep(5)
+        return await wait_shared("k", resource, wait(deadline=2.0), Lines())
+
+    outcome = run_virtual(clock, main())
+    assert resource.reads == [5.0]
+    assert (outcome.status, outcome.polls) == ("timeout", 1)
+
+
+def test_a_poll_cancelled_for_real_while_a_join_wakes_it_ends(clock: VirtualClock) -> None:
+    """The loop closing (or the last wait leaving) at the instant a join wakes the poll must end it."""
+    from airflow_provider_projects.polling.driver import Poll
+
+    resource = Resource(clock, finishes_at(10_000.0))
+
+    async def main() -> bool:
+        registry: dict[Any, Poll] = {}
+        patient = WaitListener(wait(), SUBJECT, Lines())
+        poll = Poll("k", SourceOf(resource), registry)
+        poll.attach(patient)
+        await asyncio.sleep(1)  # read at +0; sleeping until +10
+        poll.attach(WaitListener(wait(deadline=3.0), SUBJECT, Lines()))  # wakes it...
+        poll._task.cancel()  # ...and the loop cancels it in the same instant
+        await asyncio.sleep(30)
+        return poll._task.cancelled()
+
+    assert run_virtual(clock, main()) is True
+    assert resource.reads == [0.0]  # no read after the real cancel
