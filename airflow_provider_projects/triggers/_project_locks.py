@@ -212,8 +212,8 @@ class Account:
     async def lock_of(self, project: GcoreProject, *, read_holder: bool) -> GcoreProjectLock:
         """The project and its lock holder as far as known; the holder read here only if allowed and wanted."""
         state = self.projects.get(project.id)
-        if state is None:
-            return GcoreProjectLock.model_construct(project=project, holder=None)
+        if state is None:  # its waits left while it was read: nothing to track, nobody to hear it
+            state = _Project(project.id)
         now = _clock.now()
         reading = read_holder and state.wants_holder
         held_long = now - state.holder_since >= PROGRESS_EVERY
@@ -237,6 +237,8 @@ _accounts: LoopLocal[dict[Hashable, Account]] = LoopLocal(dict)
 class joined_account:  # lower case: it reads as a function, ``async with joined_account(...)``
     """``listener`` waiting on ``project_id``'s lock in the account of ``hook`` (same base URL and key)."""
 
+    _account: Account  # the one it joined: set on entering
+
     def __init__(
         self,
         hook: GcoreHook,
@@ -244,8 +246,8 @@ class joined_account:  # lower case: it reads as a function, ``async with joined
         project_id: int,
         listener: Listener,
         *,
-        holder_id: str | None = None,
-        read_holder: bool = True,
+        holder_id: str | None,
+        read_holder: bool,
     ) -> None:
         self._hook = hook
         self._fingerprint = fingerprint
@@ -253,7 +255,6 @@ class joined_account:  # lower case: it reads as a function, ``async with joined
         self._listener = listener
         self._holder_id = holder_id
         self._read_holder = read_holder
-        self._account: Account | None = None
 
     async def __aenter__(self) -> None:
         registry = _accounts.get()
@@ -264,5 +265,4 @@ class joined_account:  # lower case: it reads as a function, ``async with joined
         self._account = account
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._account is not None:
-            self._account.detach(self._project_id, self._listener)
+        self._account.detach(self._project_id, self._listener)

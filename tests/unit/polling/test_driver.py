@@ -742,3 +742,43 @@ def test_a_poll_cancelled_for_real_while_a_join_wakes_it_ends(clock: VirtualCloc
 
     assert run_virtual(clock, main()) is True
     assert resource.reads == [0.0]  # no read after the real cancel
+
+
+def test_listeners_joining_before_the_first_read_with_nothing_sooner_do_not_wake_the_poll(
+    clock: VirtualClock,
+) -> None:
+    from airflow_provider_projects.polling.driver import Poll
+
+    resource = Resource(clock, finishes_at(0.0))
+
+    async def main() -> None:
+        registry: dict[Any, Poll] = {}
+        listeners = [WaitListener(wait(), SUBJECT, Lines()) for _ in range(3)]
+        poll = Poll("k", SourceOf(resource), registry, first_read_at=START + 7)
+        poll.attach(listeners[0])
+        await asyncio.sleep(1)
+        for listener in listeners[1:]:  # same interval, later deadlines: nothing to bring forward
+            poll.attach(listener)
+        await asyncio.gather(*(listener.done for listener in listeners))
+        for listener in listeners:
+            poll.detach(listener)
+
+    run_virtual(clock, main())
+    assert resource.reads == [7.0]
+    assert clock.sleeps == [7.0]  # one sleep, never cut short to plan again
+
+
+def test_a_listener_whose_deadline_is_the_planned_wake_does_not_wake_the_poll(clock: VirtualClock) -> None:
+    resource = Resource(clock, finishes_at(10_000.0))
+
+    async def main() -> WaitOutcome[GcoreTask]:
+        first = asyncio.ensure_future(wait_shared("k", resource, wait(deadline=25.0), Lines()))
+        await asyncio.sleep(1)  # the poll sleeps until its next tick, +10
+        second = await wait_shared("k", resource, wait(deadline=10.0), Lines())
+        await first
+        return second
+
+    second = run_virtual(clock, main())
+    assert (second.status, second.polls) == ("timeout", 1)  # polled at +10, its deadline and the tick
+    assert resource.reads == [0.0, 10.0, 20.0, 25.0]
+    assert clock.sleeps == [10.0, 10.0, 5.0]  # no extra sleep: the join woke nothing

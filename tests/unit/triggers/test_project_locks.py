@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from fakes import START, FakeApi, Reply, VirtualClock, ok, run_virtual
 
 from airflow_provider_projects._http.wire import Request
@@ -241,3 +242,253 @@ def test_a_list_that_cannot_be_read_leaves_the_waits_on_gets_and_is_not_asked_ag
     assert {e["status"] for e in events} == {"done"}
     assert len(api.sent("GET", LIST)) == 1  # one probe for fifty waits joining one by one
     assert gets(api) == 50 * 4  # each project when its wait starts, then 10, 20 and 30 s later (unlocked at 25)
+
+
+# -- the plan: exact costs at the break-even ----------------------------------------------------------
+
+
+def kinds_after(api: FakeApi, moment: float) -> set[str]:
+    """What was read after ``moment`` s: "page", "count" or a project's path."""
+    found = set()
+    for request, at in zip(api.requests, api.sent_at(), strict=True):
+        if at > moment and "/tasks/" not in request.path:
+            found.add("page" if "limit=1000" in request.url else "count" if "limit=1" in request.url else request.path)
+    return found
+
+
+def run_until(clock: VirtualClock, seconds: float, triggers: list[GcoreProjectUnlockedTrigger]) -> None:
+    """Run the triggers for ``seconds`` of virtual time (their locks never clear), then cancel them."""
+
+    async def main() -> None:
+        running = [asyncio.ensure_future(first_event(t)) for t in triggers]
+        await asyncio.sleep(seconds)
+        for task_ in running:
+            task_.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    run_virtual(clock, main())
+
+
+async def first_event(trigger_: GcoreProjectUnlockedTrigger) -> dict[str, Any]:
+    [event] = [e.payload async for e in trigger_.run()]
+    return event  # type: ignore[no-any-return]
+
+
+def held(account: Account, projects: Iterable[int]) -> None:
+    account.locks.update(dict.fromkeys(projects))  # locked for ever
+
+
+@pytest.mark.parametrize(("waits", "listed"), [(5, False), (6, True)])
+def test_the_list_is_chosen_only_below_the_margin(clock: VirtualClock, api: FakeApi, waits: int, listed: bool) -> None:
+    """4 pages a second against one GET per project a second: the list needs more than 5 projects (4 < 0.8 n)."""
+    account = Account(clock, 4000, {})
+    held(account, range(1, waits + 1))
+    account.serve(api, account.locks)
+    run_until(clock, 25, [trigger(p, interval=1, read_holder=False) for p in account.locks])
+    assert kinds_after(api, 20) == ({"page"} if listed else {project_path(p) for p in account.locks})
+
+
+def test_two_waits_in_a_small_account_are_one_page(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 900, {})
+    held(account, (1, 2))
+    account.serve(api, account.locks)
+    run_until(clock, 25, [trigger(p, interval=1, read_holder=False) for p in account.locks])
+    assert kinds_after(api, 20) == {"page"}
+
+
+def test_four_waits_in_an_account_of_five_pages_stay_gets(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 5000, {})
+    held(account, range(1, 5))
+    account.serve(api, account.locks)
+    run_until(clock, 25, [trigger(p, interval=1, read_holder=False) for p in account.locks])
+    assert kinds_after(api, 20) == {project_path(p) for p in account.locks}
+
+
+def test_the_list_stays_while_it_costs_no_more_than_the_gets(clock: VirtualClock, api: FakeApi) -> None:
+    """Six waits in 4 pages choose the list; two leave: 4 pages = 4 GETs, so the list stays (no flip-flop)."""
+    account = Account(clock, 4000, {})
+    held(account, range(1, 7))
+    account.serve(api, account.locks)
+    leaving = [trigger(p, interval=1, read_holder=False, deadline=15) for p in (5, 6)]
+    staying = [trigger(p, interval=1, read_holder=False) for p in range(1, 5)]
+    run_until(clock, 40, [*staying, *leaving])
+    assert kinds_after(api, 30) == {"page"}
+
+
+def test_waits_that_leave_take_their_share_of_the_cost_with_them(clock: VirtualClock, api: FakeApi) -> None:
+    """Ten waits in 5 pages choose the list; six leave, four stay: 5 pages > 4 GETs, back to GETs."""
+    account = Account(clock, 5000, {})
+    held(account, range(1, 11))
+    account.serve(api, account.locks)
+    leaving = [trigger(p, interval=1, read_holder=False, deadline=15) for p in range(5, 11)]
+    staying = [trigger(p, interval=1, read_holder=False) for p in range(1, 5)]
+    run_until(clock, 40, [*staying, *leaving])
+    assert "page" in kinds_after(api, 5)
+    assert kinds_after(api, 30) == {project_path(p) for p in range(1, 5)}
+
+
+def test_a_project_with_two_waits_counts_once(clock: VirtualClock, api: FakeApi) -> None:
+    """Four projects with two waits each, in 5 pages: 4 GETs a second, not 8 (which would pick the list)."""
+    account = Account(clock, 5000, {})
+    held(account, range(1, 5))
+    account.serve(api, account.locks)
+    run_until(clock, 25, [trigger(p, interval=1, read_holder=False) for p in (*account.locks, *account.locks)])
+    assert kinds_after(api, 20) == {project_path(p) for p in account.locks}
+    assert len([r for r, t in zip(api.requests, api.sent_at(), strict=True) if t > 20]) == 4 * 4  # +21..+24
+
+
+def test_the_shortest_interval_sets_the_pages_rate_and_each_its_own_share(clock: VirtualClock, api: FakeApi) -> None:
+    """3 pages at the shortest interval (1 s) against 2 GETs/s + 5 at 10 s (2.5/s): 3 < 2.0 is false: GETs."""
+    account = Account(clock, 3000, {})
+    held(account, range(1, 8))
+    account.serve(api, account.locks)
+    quick = [trigger(p, interval=1, read_holder=False) for p in (1, 2)]
+    slow = [trigger(p, interval=10, read_holder=False) for p in range(3, 8)]
+    run_until(clock, 45, [*quick, *slow])
+    assert "page" not in kinds_after(api, 30)
+
+
+def test_moved_waits_are_polled_one_interval_after_the_switch(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 1000, {})
+    held(account, range(1, 4))
+    account.serve(api, account.locks)
+    run_until(clock, 35, [trigger(p, interval=10, read_holder=False) for p in account.locks])
+    pages = pages_at(api)
+    assert pages[:3] == [10.0, 20.0, 30.0]  # not at +0 again, right after their GETs of +0
+    assert gets(api) == 2  # the first two, before the account's size was known
+
+
+def test_an_account_that_grows_past_the_break_even_goes_back_to_gets(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 1000, {})
+    held(account, range(1, 6))
+    account.serve(api, account.locks)
+
+    async def main() -> None:
+        running = [asyncio.ensure_future(first_event(trigger(p, interval=1, read_holder=False))) for p in range(1, 6)]
+        await asyncio.sleep(10)
+        account.count = 9000  # 9 pages now: more than 5 GETs
+        await asyncio.sleep(10)
+        for task_ in running:
+            task_.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    run_virtual(clock, main())
+    assert "page" in kinds_after(api, 5)
+    assert kinds_after(api, 15) == {project_path(p) for p in range(1, 6)}
+
+
+def test_a_known_size_is_asked_again_only_once_five_minutes_old(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 5000, {})
+    held(account, range(1, 5))
+    account.serve(api, account.locks)
+
+    async def main() -> list[int]:
+        waits = [
+            asyncio.ensure_future(first_event(trigger(p, interval=10, read_holder=False, deadline=1000)))
+            for p in (1, 2)
+        ]
+        await asyncio.sleep(0.1)
+        counts = [probes(api)]  # the two waits: the size asked for at +0
+        for moment, project in ((300.0, 3), (300.5, 4)):  # exactly five minutes old, then older
+            await asyncio.sleep(START + moment - clock.now)
+            waits.append(
+                asyncio.ensure_future(first_event(trigger(project, interval=10, read_holder=False, deadline=1000)))
+            )
+            await asyncio.sleep(0.1)
+            counts.append(probes(api))
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        return counts
+
+    assert run_virtual(clock, main()) == [1, 1, 2]
+
+
+def test_a_failed_count_leaves_the_waits_polled_at_once(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 1000, {})
+    held(account, range(1, 4))
+    account.serve(api, account.locks)
+    api.routes[("GET", LIST)].clear()
+    api.on("GET", LIST, status(403))
+    run_until(clock, 25, [trigger(p, interval=10, read_holder=False) for p in account.locks])
+    for project_id in account.locks:  # on their own grid from +0, no pause for a move that did not happen
+        assert api.sent_at("GET", project_path(project_id)) == [0.0, 10.0, 20.0]
+
+
+def test_cancelled_waits_leave_no_poll_behind(clock: VirtualClock, api: FakeApi) -> None:
+    for size, waits in ((1000, range(1, 11)), (5000, range(1, 3))):  # the list, then GETs
+        account = Account(clock, size, {})
+        held(account, waits)
+        account.serve(api, account.locks)
+        api.requests.clear()
+        api.times.clear()
+        start = clock.now - START
+        run_until(clock, 25, [trigger(p, interval=1, read_holder=False) for p in waits])
+
+        async def afterwards() -> None:
+            await asyncio.sleep(100)
+
+        before = len(api.requests)
+        run_virtual(clock, afterwards())
+        assert len(api.requests) == before, f"polls went on after the waits left (account of {size})"
+        assert start >= 0
+
+
+def test_nothing_of_an_account_is_kept_after_its_last_wait(clock: VirtualClock, api: FakeApi) -> None:
+    """A new burst of waits on the same key asks the size again: no account outlives its waits."""
+    account = Account(clock, 1000, {})
+    held(account, range(1, 4))
+    account.serve(api, account.locks)
+
+    async def main() -> None:
+        for _ in range(2):
+            running = [
+                asyncio.ensure_future(first_event(trigger(p, interval=10, read_holder=False))) for p in (1, 2, 3)
+            ]
+            await asyncio.sleep(15)
+            for task_ in running:
+                task_.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.sleep(5)
+
+    run_virtual(clock, main())
+    assert probes(api) == 2
+
+
+# -- the lock holder ------------------------------------------------------------------------------
+
+
+def test_a_holder_named_before_deferring_is_read_only_once_it_has_held_a_minute(
+    clock: VirtualClock, api: FakeApi
+) -> None:
+    account = Account(clock, 1000, {1: 95.0})
+    account.serve(api, account.locks)
+    run_all(clock, [trigger(1, interval=10, lock_task_id=TASK_A)])
+    # The holder (seen by the sensor before deferring, at +0) is read at the first poll past a
+    # minute (+60, for the progress lines), then once more when it clears (+100).
+    assert api.sent_at("GET", f"/cloud/v1/tasks/{TASK_A}") == [60.0, 100.0]
+
+
+def test_a_holder_seen_on_a_poll_but_not_read_since_is_not_reported_stale(clock: VirtualClock, api: FakeApi) -> None:
+    """Read as RUNNING at a minute (by project), then served by the list: at the unlock the wait reads it itself."""
+    account = Account(clock, 1000, {1: 125.0, 2: 200.0, 3: 200.0})
+    account.serve(api, account.locks)
+    api.routes[("GET", f"/cloud/v1/tasks/{TASK_A}")].clear()
+    api.on(
+        "GET",
+        f"/cloud/v1/tasks/{TASK_A}",
+        lambda r: ok(task(TASK_A, "RUNNING" if clock.now < START + 125 else "FINISHED")),
+    )
+
+    async def main() -> dict[str, Any]:
+        sensor = asyncio.ensure_future(first_event(trigger(1, interval=10)))
+        await asyncio.sleep(75)  # held over a minute: read (RUNNING) for the progress lines
+        others = [asyncio.ensure_future(first_event(trigger(p, interval=10, read_holder=False))) for p in (2, 3)]
+        event = await sensor
+        for task_ in others:
+            task_.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        return event
+
+    event = run_virtual(clock, main())
+    assert event["value"]["holder"]["state"] == "FINISHED"
