@@ -14,7 +14,7 @@ import asyncio
 import json
 import selectors
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -158,7 +158,8 @@ class FakeApi:
         self.requests: list[Request] = []
         #: When each request was sent (``_clock.now()``: the virtual clock's seconds under ``clock``).
         self.times: list[float] = []
-        self.hooks: list[Callable[[Request], Awaitable[None] | None]] = []
+        #: Seconds each answer of the async transport takes (virtual time): a read in flight.
+        self.latency = 0.0
 
     def on(self, method: str, path: str, *answers: Scripted) -> FakeApi:
         self.routes.setdefault((method, path), deque()).extend(answers)
@@ -196,7 +197,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
         return fake.answer(request)
 
     async def asend(self: object, request: Request) -> Outcome:
-        await asyncio.sleep(0)  # a real send yields to the loop
+        await asyncio.sleep(fake.latency)  # a real send yields to the loop
         return fake.answer(request)
 
     monkeypatch.setattr(sync.SyncTransport, "send", send)

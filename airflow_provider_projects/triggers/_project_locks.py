@@ -49,7 +49,6 @@ _LIST: Final = "projects list"
 class _Project:
     """One project's waits (each with whether it wants the lock holder read) and its lock as seen."""
 
-    project_id: int
     listeners: dict[Listener, bool] = field(default_factory=dict)
     holder_id: str | None = None
     holder_since: float = 0.0
@@ -112,7 +111,7 @@ class Account:
     def attach(self, project_id: int, listener: Listener, *, holder_id: str | None, read_holder: bool) -> None:
         project = self.projects.get(project_id)
         if project is None:
-            project = self.projects[project_id] = _Project(project_id, holder_id=holder_id, holder_since=_clock.now())
+            project = self.projects[project_id] = _Project(holder_id=holder_id, holder_since=_clock.now())
         before = project.poll_interval if project.listeners else None
         project.listeners[listener] = read_holder
         self._intervals.change(before, project.poll_interval)
@@ -120,9 +119,7 @@ class Account:
         self.plan()
 
     def detach(self, project_id: int, listener: Listener) -> None:
-        project = self.projects.get(project_id)
-        if project is None or listener not in project.listeners:
-            return
+        project = self.projects[project_id]
         before = project.poll_interval
         del project.listeners[listener]
         self._intervals.change(before, project.poll_interval if project.listeners else None)
@@ -190,7 +187,7 @@ class Account:
 
     def _count_soon(self) -> None:
         if self._counting is None or self._counting.done():
-            self._counting = asyncio.get_running_loop().create_task(self._count(), name="count gcore projects")
+            self._counting = asyncio.get_running_loop().create_task(self._count())
 
     async def _count(self) -> None:
         """One page of one project: its ``count`` is the size of the account."""
@@ -211,9 +208,8 @@ class Account:
 
     async def lock_of(self, project: GcoreProject, *, read_holder: bool) -> GcoreProjectLock:
         """The project and its lock holder as far as known; the holder read here only if allowed and wanted."""
-        state = self.projects.get(project.id)
-        if state is None:  # its waits left while it was read: nothing to track, nobody to hear it
-            state = _Project(project.id)
+        # Its waits may have left while it was read: then there is nothing to track, nobody to hear it.
+        state = self.projects.get(project.id) or _Project()
         now = _clock.now()
         reading = read_holder and state.wants_holder
         held_long = now - state.holder_since >= PROGRESS_EVERY
@@ -222,10 +218,10 @@ class Account:
         elif project.task_id is not None and reading and state.holder is None and held_long:
             state.holder = await task_or_none(self.hook, project.task_id)
         elif project.task_id is None and state.holder_id is not None:
-            # Read once more: its state says whether it ended in ERROR. Unread, what was seen while it
-            # held the lock would be stale, so the holder is left for the waits to read if they want it.
-            ended = await task_or_none(self.hook, state.holder_id) if reading else None
-            state.holder = ended or (state.holder if reading else None)
+            # Read once more: its state says whether it ended in ERROR. Unread (by the list, or the
+            # read failed), what was seen while it held the lock would be stale: the waits that
+            # want the holder read it themselves.
+            state.holder = await task_or_none(self.hook, state.holder_id) if reading else None
             state.holder_id = None
         # Both parts were validated as they were read: no second validation per poll.
         return GcoreProjectLock.model_construct(project=project, holder=state.holder)

@@ -128,3 +128,12 @@ def test_a_watch_listener_waits_for_a_notice(clock: VirtualClock) -> None:
         return await waiting
 
     assert run_virtual(clock, main()) == "b"
+
+
+def test_each_listener_names_the_subject_it_listens_for(clock: VirtualClock) -> None:
+    """The poll hands each listener the outcome of its own subject (a task id, a project id)."""
+
+    async def main() -> tuple[object, object]:
+        return WaitListener(a_wait(), TASK_ID, Lines()).subject, WatchListener(Watch(), 2).subject
+
+    assert run_virtual(clock, main()) == (TASK_ID, 2)

@@ -365,16 +365,17 @@ def test_an_account_that_grows_past_the_break_even_goes_back_to_gets(clock: Virt
 
     async def main() -> None:
         running = [asyncio.ensure_future(first_event(trigger(p, interval=1, read_holder=False))) for p in range(1, 6)]
-        await asyncio.sleep(10)
-        account.count = 9000  # 9 pages now: more than 5 GETs
+        await asyncio.sleep(9.5)
+        account.count = 9000  # 9 pages now: more than 5 GETs a second
         await asyncio.sleep(10)
         for task_ in running:
             task_.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
     run_virtual(clock, main())
-    assert "page" in kinds_after(api, 5)
-    assert kinds_after(api, 15) == {project_path(p) for p in range(1, 6)}
+    # Pages at +1 .. +10; the page of +10 says 9,000 and the waits are read by project from then on.
+    assert pages_at(api) == [float(t) for t in range(1, 11)]
+    assert kinds_after(api, 10) == {project_path(p) for p in range(1, 6)}
 
 
 def test_a_known_size_is_asked_again_only_once_five_minutes_old(clock: VirtualClock, api: FakeApi) -> None:
@@ -415,23 +416,27 @@ def test_a_failed_count_leaves_the_waits_polled_at_once(clock: VirtualClock, api
         assert api.sent_at("GET", project_path(project_id)) == [0.0, 10.0, 20.0]
 
 
-def test_cancelled_waits_leave_no_poll_behind(clock: VirtualClock, api: FakeApi) -> None:
-    for size, waits in ((1000, range(1, 11)), (5000, range(1, 3))):  # the list, then GETs
-        account = Account(clock, size, {})
-        held(account, waits)
-        account.serve(api, account.locks)
-        api.requests.clear()
-        api.times.clear()
-        start = clock.now - START
-        run_until(clock, 25, [trigger(p, interval=1, read_holder=False) for p in waits])
+@pytest.mark.parametrize(("size", "waits"), [(1000, 10), (5000, 2)], ids=["the list", "gets"])
+def test_cancelled_waits_leave_no_poll_behind(clock: VirtualClock, api: FakeApi, size: int, waits: int) -> None:
+    account = Account(clock, size, {})
+    held(account, range(1, waits + 1))
+    account.serve(api, account.locks)
 
-        async def afterwards() -> None:
-            await asyncio.sleep(100)
-
+    async def main() -> tuple[int, int]:
+        running = [
+            asyncio.ensure_future(first_event(trigger(p, interval=1, read_holder=False))) for p in range(1, waits + 1)
+        ]
+        await asyncio.sleep(25)
+        for task_ in running:
+            task_.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         before = len(api.requests)
-        run_virtual(clock, afterwards())
-        assert len(api.requests) == before, f"polls went on after the waits left (account of {size})"
-        assert start >= 0
+        await asyncio.sleep(100)  # in the same loop: a poll left behind would go on reading
+        return before, len(api.requests)
+
+    before, after = run_virtual(clock, main())
+    assert before > 0
+    assert after == before
 
 
 def test_nothing_of_an_account_is_kept_after_its_last_wait(clock: VirtualClock, api: FakeApi) -> None:
@@ -492,3 +497,89 @@ def test_a_holder_seen_on_a_poll_but_not_read_since_is_not_reported_stale(clock:
 
     event = run_virtual(clock, main())
     assert event["value"]["holder"]["state"] == "FINISHED"
+
+
+# -- the pages ---------------------------------------------------------------------------------
+
+
+def page_offsets(api: FakeApi) -> list[int]:
+    return [int(parse_qs(urlsplit(r.url).query)["offset"][0]) for r in api.requests if "limit=1000" in r.url]
+
+
+def test_pages_are_read_up_to_the_last_project_waited_on(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 3500, {p: 15.0 for p in (5, 6, 1500, 1501, 2900, 2901)})  # pages 1 to 3 of 4
+    account.serve(api, account.locks)
+    run_all(clock, [trigger(p, interval=10, read_holder=False) for p in account.locks])
+    assert page_offsets(api) == [0, 1000, 2000] * 2  # the list at +10 and +20, never the fourth page
+    assert gets(api) == 2  # the first two, before the size was known
+
+
+def test_a_full_last_page_ends_the_list(clock: VirtualClock, api: FakeApi) -> None:
+    """2,000 projects: the page at 1,000 is full and the last; a project on no page is read alone."""
+    account = Account(clock, 2000, {p: 15.0 for p in (5, 1500, 1999)})
+    account.serve(api, account.locks)
+    account.hidden.add(1999)
+    run_all(clock, [trigger(p, interval=10, read_holder=False) for p in account.locks])
+    assert page_offsets(api) == [0, 1000] * 2  # at +10 and +20: no empty page at 2,000
+    assert api.sent_at("GET", project_path(1999))[-2:] == [10.0, 20.0]  # read alone, beside each list poll
+
+
+def test_a_page_is_the_same_request_on_every_poll(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 1000, {p: 35.0 for p in range(1, 4)})
+    account.serve(api, account.locks)
+    run_all(clock, [trigger(p, interval=10, read_holder=False) for p in account.locks])
+    pages = [r for r in api.requests if "limit=1000" in r.url]
+    assert len(pages) == 4  # +10 .. +40
+    assert all(page is pages[0] for page in pages)  # built once, sent again
+
+
+def test_the_list_never_reads_a_holder_even_for_a_wait_that_wants_it(clock: VirtualClock, api: FakeApi) -> None:
+    """Pages hold projects, not tasks: a holder held over a minute is not read per project; each wait
+    that wants it reads it once at its end (one read per wait, not per project and poll)."""
+    account = Account(clock, 1000, {p: 95.0 for p in range(1, 4)})
+    account.serve(api, account.locks)
+    account.hidden.add(3)  # read alone, beside the pages: the same rule
+    run_all(clock, [trigger(p, interval=10) for p in account.locks])  # read_holder: as an old sensor's
+    assert api.sent_at("GET", f"/cloud/v1/tasks/{TASK_A}") == [100.0, 100.0, 100.0]
+
+
+def test_a_wait_that_leaves_during_a_page_read_leaves_the_others_waiting(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 1000, {p: 45.0 for p in range(1, 4)})
+    account.serve(api, account.locks)
+    api.latency = 2.0  # each answer takes 2 s: the page read of +10 is in flight until +12
+
+    async def main() -> list[Any]:
+        leaving = asyncio.ensure_future(first_event(trigger(1, interval=10, read_holder=False)))
+        staying = [asyncio.ensure_future(first_event(trigger(p, interval=10, read_holder=False))) for p in (2, 3)]
+        await asyncio.sleep(22.5)  # during a page read
+        leaving.cancel()
+        await asyncio.gather(leaving, return_exceptions=True)
+        return list(await asyncio.gather(*staying))
+
+    assert [e["status"] for e in run_virtual(clock, main())] == ["done", "done"]
+
+
+def test_a_wait_among_two_on_a_project_that_leaves_keeps_the_project_counted(clock: VirtualClock, api: FakeApi) -> None:
+    """Six projects, two waits each, in 4 pages: the list. One wait per project leaves: still the list."""
+    account = Account(clock, 4000, {})
+    held(account, range(1, 7))
+    account.serve(api, account.locks)
+    leaving = [trigger(p, interval=1, read_holder=False, deadline=15) for p in range(1, 7)]
+    staying = [trigger(p, interval=1, read_holder=False) for p in range(1, 7)]
+    run_until(clock, 40, [*staying, *leaving])
+    assert kinds_after(api, 30) == {"page"}
+
+
+def test_a_holder_read_at_a_minute_and_unreadable_at_the_end_is_read_again_not_reported_stale(
+    clock: VirtualClock, api: FakeApi
+) -> None:
+    account = Account(clock, 1000, {1: 95.0})
+    account.serve(api, account.locks)
+    answers = iter([ok(task(TASK_A, "RUNNING")), status(503), ok(task(TASK_A, "ERROR", error="boom"))])
+    api.routes[("GET", f"/cloud/v1/tasks/{TASK_A}")].clear()
+    api.on("GET", f"/cloud/v1/tasks/{TASK_A}", lambda r: next(answers))
+    [event] = run_all(clock, [trigger(1, interval=10)])
+    # Read at +60 (RUNNING), at the unlock (+100: 503, not retried by this connection), then by the
+    # wait itself: the event says how it really ended.
+    assert event["value"]["holder"]["state"] == "ERROR"
+    assert api.sent_at("GET", f"/cloud/v1/tasks/{TASK_A}") == [60.0, 100.0, 100.0]
