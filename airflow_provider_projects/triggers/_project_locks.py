@@ -108,10 +108,10 @@ class Account:
 
     # -- waits joining and leaving ------------------------------------------------------------------
 
-    def attach(self, project_id: int, listener: Listener, *, holder_id: str | None, read_holder: bool) -> None:
+    def attach(self, project_id: int, listener: Listener, *, read_holder: bool) -> None:
         project = self.projects.get(project_id)
         if project is None:
-            project = self.projects[project_id] = _Project(holder_id=holder_id, holder_since=_clock.now())
+            project = self.projects[project_id] = _Project()
         before = project.poll_interval if project.listeners else None
         project.listeners[listener] = read_holder
         self._intervals.change(before, project.poll_interval)
@@ -242,14 +242,12 @@ class joined_account:  # lower case: it reads as a function, ``async with joined
         project_id: int,
         listener: Listener,
         *,
-        holder_id: str | None,
         read_holder: bool,
     ) -> None:
         self._hook = hook
         self._fingerprint = fingerprint
         self._project_id = project_id
         self._listener = listener
-        self._holder_id = holder_id
         self._read_holder = read_holder
 
     async def __aenter__(self) -> None:
@@ -257,7 +255,7 @@ class joined_account:  # lower case: it reads as a function, ``async with joined
         account = registry.get(self._fingerprint)
         if account is None:
             account = registry[self._fingerprint] = Account(self._hook, self._fingerprint, registry)
-        account.attach(self._project_id, self._listener, holder_id=self._holder_id, read_holder=self._read_holder)
+        account.attach(self._project_id, self._listener, read_holder=self._read_holder)
         self._account = account
 
     async def __aexit__(self, *exc_info: object) -> None:

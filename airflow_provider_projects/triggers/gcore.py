@@ -187,9 +187,7 @@ class GcoreProjectUnlockedTrigger(GcoreWaitTrigger):
         )
 
         def join(fingerprint: Hashable, listener: Listener) -> AbstractAsyncContextManager[None]:
-            return joined_account(
-                hook, fingerprint, project_id, listener, holder_id=self.lock_task_id, read_holder=self.read_holder
-            )
+            return joined_account(hook, fingerprint, project_id, listener, read_holder=self.read_holder)
 
         outcome = await self._wait(hook, wait, project_id, join)
         holder_id = self.lock_task_id

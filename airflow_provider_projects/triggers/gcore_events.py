@@ -171,10 +171,7 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
             watch.observe(error)
             return
         listener = WatchListener(watch, self.project_id)
-        fingerprint = settings.fingerprint()
-        async with joined_account(
-            hook, fingerprint, self.project_id, listener, holder_id=watch.holder, read_holder=True
-        ):
+        async with joined_account(hook, settings.fingerprint(), self.project_id, listener, read_holder=True):
             while (notice := await listener.next_notice()).kind != "refused":
                 yield notice
 

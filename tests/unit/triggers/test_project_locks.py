@@ -21,7 +21,7 @@ from fakes import START, FakeApi, Reply, VirtualClock, ok, run_virtual
 from airflow_provider_projects._http.wire import Request
 from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger
 
-from .support import CONN, TASK_A, status, task
+from .support import API_KEY, CONN, TASK_A, connect, status, task
 
 LIST = "/cloud/v1/projects"
 
@@ -83,9 +83,8 @@ def trigger(project_id: int, deadline: float = 300, interval: float = 10, **kwar
     return GcoreProjectUnlockedTrigger(
         project_id=project_id,
         deadline=START + deadline,
-        gcore_conn_id=CONN,
         poll_interval=interval,
-        **kwargs,
+        **{"gcore_conn_id": CONN, **kwargs},
     )
 
 
@@ -583,3 +582,39 @@ def test_a_holder_read_at_a_minute_and_unreadable_at_the_end_is_read_again_not_r
     # wait itself: the event says how it really ended.
     assert event["value"]["holder"]["state"] == "ERROR"
     assert api.sent_at("GET", f"/cloud/v1/tasks/{TASK_A}") == [60.0, 100.0, 100.0]
+
+
+def test_a_page_shorter_than_asked_is_the_last_whatever_the_count_says(clock: VirtualClock, api: FakeApi) -> None:
+    """A server whose page 1 holds 999 of 1,000 while its count says 2,000: no more pages; the rest by GET."""
+    account = Account(clock, 2000, {p: 15.0 for p in (1, 2, 3, 1500)})
+    account.serve(api, account.locks)
+    account.hidden.add(500)  # missing from page 1, as an inconsistent server would show it
+    run_all(clock, [trigger(p, interval=10, read_holder=False) for p in account.locks])
+    assert page_offsets(api) == [0, 0]  # at +10 and +20
+    assert api.sent_at("GET", project_path(1500))[-2:] == [10.0, 20.0]
+
+
+def test_no_empty_page_is_read_past_a_count_that_ends_on_a_full_page(clock: VirtualClock, api: FakeApi) -> None:
+    account = Account(clock, 2000, {p: 15.0 for p in (1500, 1501, 1502)})
+    account.serve(api, account.locks)
+    account.locks[9000] = 15.0  # a project on no page at all (another account's, say): read alone
+    account.serve(api, [9000])
+    run_all(clock, [trigger(p, interval=10, read_holder=False) for p in account.locks])
+    assert page_offsets(api) == [0, 1000, 0, 1000]  # the count (2,000) ends the list: no page at 2,000
+
+
+def test_waits_under_two_keys_are_two_accounts(
+    clock: VirtualClock, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = Account(clock, 1000, {1: 25.0})
+    account.serve(api, account.locks)
+    connect(monkeypatch, "gcore_other", key="gcore-OTHER-key-51d0")
+    run_all(
+        clock,
+        [
+            trigger(1, interval=10, read_holder=False),
+            trigger(1, interval=10, read_holder=False, gcore_conn_id="gcore_other"),
+        ],
+    )
+    keys = {r.headers["Authorization"] for r in api.sent("GET", project_path(1))}
+    assert keys == {f"APIKey {API_KEY}", "APIKey gcore-OTHER-key-51d0"}  # each key polls for itself
