@@ -770,3 +770,24 @@ def test_waits_asking_at_once_share_one_async_settings_read(
     assert all(settings is results[0] for settings in results)
     assert run_virtual(clock, hook.asettings()) is results[0]
     assert calls == ["conn_shared"]
+
+
+@pytest.mark.parametrize(("hook_class", "conn_type"), [(GcoreHook, "gcore"), (GcaiHook, "gcai")])
+def test_the_key_and_proxy_url_as_sent_are_masked_not_only_as_stored(
+    hook_class: type[ProjectsApiHook], conn_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow masks the password and extras as stored; the hook sends them cleaned up.
+
+    A key pasted as ``Bearer <key>`` is sent without the word, and a proxy URL with spaces around
+    it is used without them: only the hook can register those forms, the ones libraries log.
+    """
+    from airflow.sdk.log import mask_logs
+
+    key, password, host = (os.urandom(8).hex() for _ in range(3))
+    key = f"{conn_type}_{key}"
+    proxy = f"http://user:{password}@proxy-{host}.example.test:3128"
+    stored = {"conn_type": conn_type, "password": f"Bearer {key}", "extra": {"proxy": f"  {proxy} "}}
+    set_conn(monkeypatch, "conn_cleaned", stored)
+    line = f"send: Authorization: {key} through {proxy}"
+    hook_class("conn_cleaned").transport  # noqa: B018
+    assert mask_logs(None, "debug", {"event": line})["event"] == "send: Authorization: *** through ***"
