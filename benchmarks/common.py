@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -20,6 +22,7 @@ def prepare_airflow_env() -> Path:
     home = os.environ.get("BENCH_AIRFLOW_HOME")
     if home is None:
         home = tempfile.mkdtemp(prefix="bench-airflow-home-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)  # children inherit it; the parent removes it
         os.environ["BENCH_AIRFLOW_HOME"] = home
         os.environ["AIRFLOW_HOME"] = home
         os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"

@@ -113,6 +113,11 @@ def write_config(work: Path, module: str, tests: list[str]) -> None:
         f"timeout_multiplier = {TIMEOUT_MULTIPLIER}",
         f"timeout_constant = {TIMEOUT_CONSTANT}",
         "use_git_change_detection = false",
+        # Each mutant runs in a child forked from a process that never ran a test: one forked from
+        # mutmut's main process inherits the thread pools Airflow's async connection read used
+        # there, whose threads do not survive a fork, and a test that reads a connection hangs
+        # until its timeout, which would count as a kill.
+        "process_isolation = forkserver",
     ]
     (work / "setup.cfg").write_text("\n".join(lines) + "\n")
 

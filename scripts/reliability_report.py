@@ -18,8 +18,10 @@ no longer matches the matrix.
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -124,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare with docs/reliability.md instead of writing it")
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="reliability-report-airflow-home-"))
+    if "AIRFLOW_HOME" not in os.environ:  # a scratch home, removed when the run ends
+        home = tempfile.mkdtemp(prefix="reliability-report-airflow-home-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        os.environ["AIRFLOW_HOME"] = home
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     sys.path.insert(0, str(REPO / "tests"))
     from reliability.harness import TARGETS, leaks, run_scenario

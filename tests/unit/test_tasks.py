@@ -143,3 +143,20 @@ def test_close_hook_without_a_hook_opens_none() -> None:
     owner = _Owner()
     owner.close_hook()
     assert owner.made == []
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+def test_a_template_is_kept_as_it_is_until_rendering() -> None:
+    from airflow_provider_projects._tasks import checked_unless_template
+
+    assert checked_unless_template("t", validation.gcore_project_id, "{{ params.pid }}") == "{{ params.pid }}"
+
+
+def test_a_literal_is_checked_with_the_checks_own_arguments() -> None:
+    from airflow_provider_projects._tasks import checked_unless_template
+
+    assert checked_unless_template("t", validation.positive_seconds, 5, "poll_interval") == 5.0
+    with pytest.raises(InvalidInputError, match=r"^Task 't': poll_interval must be a finite number"):
+        checked_unless_template("t", validation.positive_seconds, 0, "poll_interval")

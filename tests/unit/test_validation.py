@@ -341,7 +341,7 @@ REFUSALS = [
         "description must be at most 255 characters, not 256 (got '" + "d" * 56 + "...)",
     ),
     (validation.gcore_replace_method, ("POST",), "method must be one of 'auto', 'PUT', 'PATCH' (got 'POST')"),
-    (validation.gcai_name, (None,), "name must be a string (got None)"),
+    (validation.gcai_name, (7,), "name must be a string (got 7)"),
     (validation.gcai_name, ("  ",), "name must not be empty after trimming whitespace (got '  ')"),
     (validation.gcai_optional_text, (3, "description"), "description must be a string, or None to clear it (got 3)"),
     (

@@ -473,3 +473,15 @@ def test_the_doubling_of_a_failing_watchs_pause_stops_at_2_to_the_16() -> None:
     tolerance.failures = 16
     # The 17th fatal error in a row: 2**16 poll intervals, not 2**17 (both under the 600 s cap here).
     assert tolerance.watch_pause(NotFoundError("gone", status=404), 0.001) == pytest.approx(0.001 * 2**16)
+
+
+def test_an_unreadable_event_is_shown_in_500_characters_at_most() -> None:
+    outcome = WaitOutcome.from_event({"status": "x" * 1000}, GcoreTask)
+    assert outcome.error is not None
+    assert len(str(outcome.error)) == 500
+
+
+def test_a_failing_watch_pauses_ten_minutes_at_most() -> None:
+    tolerance = PollTolerance(0)
+    tolerance.failures = 30
+    assert tolerance.watch_pause(NotFoundError("gone", status=404), 10.0) == 600.0

@@ -497,3 +497,56 @@ def test_no_failure_shows_the_proxy_url(
     assert outcome.kind is kind
     assert "proxy-user" not in outcome.detail
     assert "failed via ***" in outcome.detail
+
+
+# -- what the second mutation run found (issue 19) ---------------------------------------------------
+
+
+def test_a_calls_timeout_reaches_its_request(server: LocalApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[Any] = []
+    real = AsyncTransport.send
+
+    async def recorded(self: AsyncTransport, request: Any) -> Outcome:
+        sent.append(request)
+        return await real(self, request)
+
+    monkeypatch.setattr(AsyncTransport, "send", recorded)
+    server.answer(Act(200, json.dumps(GCORE_PROJECT).encode()))
+    asyncio.run(AsyncTransport(make_core(server.url)).call("GET", PATH, GcoreProject, timeout=Timeout(2.0, 3.0)))
+    assert [request.timeout for request in sent] == [Timeout(2.0, 3.0)]
+
+
+def test_a_compressed_answer_is_read_decompressed(server: LocalApi) -> None:
+    import gzip
+
+    body = json.dumps(GCORE_PROJECT).encode()
+    server.answer(Act(200, gzip.compress(body), (("Content-Encoding", "gzip"),)))
+    outcome = send(AsyncTransport(make_core(server.url)))
+    assert isinstance(outcome, Response)
+    assert outcome.body == body
+
+
+@pytest.mark.parametrize(
+    ("cause", "kind"),
+    [
+        (
+            ssl.SSLError(1, "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required"),
+            FailureKind.TLS,
+        ),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), FailureKind.DROPPED),
+        (ConnectionResetError(104, "reset"), FailureKind.DROPPED),
+    ],
+    ids=["tls-alert", "tls-eof", "plain-reset"],
+)
+def test_a_tls_alert_on_the_first_read_is_a_tls_failure(
+    server: LocalApi, monkeypatch: pytest.MonkeyPatch, cause: BaseException, kind: FailureKind
+) -> None:
+    # TLS 1.3 servers refuse a client certificate after the handshake: aiohttp raises the alert on the
+    # first read as a ClientOSError caused by an SSLError. A bare EOF is a dropped connection.
+    async def read(self: aiohttp.ClientResponse) -> bytes:
+        raise aiohttp.ClientOSError(1, "read failed") from cause
+
+    monkeypatch.setattr(aiohttp.ClientResponse, "read", read)
+    outcome = send(AsyncTransport(make_core(server.url)))
+    assert isinstance(outcome, TransportFailure)
+    assert outcome.kind is kind

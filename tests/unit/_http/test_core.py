@@ -1133,3 +1133,27 @@ def test_a_call_sends_its_query_and_its_timeout(api: FakeApi) -> None:
     [sent] = api.requests
     assert sent.url == BASE + PATH + "?q=1"
     assert sent.timeout == Timeout(2.0, 3.0)
+
+
+def test_an_unusable_body_reads_exactly() -> None:
+    core = make_core()
+    request = core.request("GET", "/x")
+    with pytest.raises(InvalidResponseError) as not_an_object:
+        core.parse(answer(200, body=[1, 2]), GcoreProject, request)
+    assert (
+        str(not_an_object.value)
+        == "Gcore Cloud GET /x answered HTTP 200 with an unusable body: body: input should be an object"
+    )
+    with pytest.raises(InvalidResponseError) as two_problems:
+        core.parse(answer(200, body={**GCORE_PROJECT, "id": "x", "name": 1}), GcoreProject, request)
+    assert str(two_problems.value) == (
+        "Gcore Cloud GET /x answered HTTP 200 with an unusable body: id: input should be a valid integer, "
+        "unable to parse string as an integer; name: input should be a valid string"
+    )
+
+
+def test_a_call_sends_its_body(api: FakeApi) -> None:
+    api.on("PATCH", PATH, Reply(200, GCORE_PROJECT))
+    SyncTransport(make_core()).call("PATCH", PATH, GcoreProject, json_body={"name": "abc"})
+    [sent] = api.requests
+    assert sent.body == b'{"name":"abc"}'

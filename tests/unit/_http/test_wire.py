@@ -14,6 +14,7 @@ from airflow_provider_projects._http.wire import (
     Request,
     Response,
     Secret,
+    Timeout,
     TransportFailure,
     redact,
 )
@@ -284,3 +285,8 @@ def test_a_failure_keeps_urls_without_credentials_and_emails_as_they_are() -> No
     assert TransportFailure.of(FailureKind.DROPPED, exc).detail == (
         "OSError: GET https://api.test/x@y failed; write to ops@example.test"
     )
+
+
+def test_the_default_timeout_is_10_s_to_connect_and_30_s_per_read() -> None:
+    # As docs/connections.md promises: a connection without a 'timeout' extra gets these.
+    assert Timeout(connect=10.0, read=30.0) == DEFAULT_TIMEOUT

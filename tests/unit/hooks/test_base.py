@@ -18,7 +18,12 @@ from fakes import FakeApi, Reply, VirtualClock, ok, run_virtual
 from samples import GCAI_ID, GCAI_PROJECT, GCORE_PROJECT, TASK_ID
 
 from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Timeout
-from airflow_provider_projects.errors import ApiUnreachableError, ConnectionSetupError, ProjectsApiError
+from airflow_provider_projects.errors import (
+    ApiUnreachableError,
+    ConnectionSetupError,
+    InvalidInputError,
+    ProjectsApiError,
+)
 from airflow_provider_projects.hooks.base import ProjectsApiHook
 from airflow_provider_projects.hooks.gcai import GcaiHook
 from airflow_provider_projects.hooks.gcore import GcoreHook
@@ -75,8 +80,7 @@ def test_a_setup_error_carries_no_frame_that_holds_the_connection(
     while tb is not None:
         frames.append(tb.tb_frame)
         tb = tb.tb_next
-    # Nothing below the hook's own check ("in": mutation testing renames the function it wraps).
-    assert "_checked" in frames[-1].f_code.co_name
+    assert [f.f_code.co_name for f in frames][-1] == "_checked"  # nothing below the hook's own check
     leaks = [(f.f_code.co_name, name) for f in frames for name, v in f.f_locals.items() if SECRET in repr(v)]
     assert leaks == []
 
@@ -488,3 +492,132 @@ def test_waits_asking_at_once_share_one_async_settings_read(
     assert all(settings is results[0] for settings in results)
     assert run_virtual(clock, hook.asettings()) is results[0]
     assert calls == ["conn_shared"]
+
+
+@pytest.mark.parametrize(("hook_class", "conn_type"), [(GcoreHook, "gcore"), (GcaiHook, "gcai")])
+def test_the_key_and_proxy_url_as_sent_are_masked_not_only_as_stored(
+    hook_class: type[ProjectsApiHook], conn_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow masks the password and extras as stored; the hook sends them cleaned up.
+
+    A key pasted as ``Bearer <key>`` is sent without the word, and a proxy URL with spaces around
+    it is used without them: only the hook can register those forms, the ones libraries log.
+    """
+    from airflow.sdk.log import mask_logs
+
+    key, password, host = (os.urandom(8).hex() for _ in range(3))
+    key = f"{conn_type}_{key}"
+    proxy = f"http://user:{password}@proxy-{host}.example.test:3128"
+    stored = {"conn_type": conn_type, "password": f"Bearer {key}", "extra": {"proxy": f"  {proxy} "}}
+    set_conn(monkeypatch, "conn_cleaned", stored)
+    line = f"send: Authorization: {key} through {proxy}"
+    hook_class("conn_cleaned").transport  # noqa: B018
+    assert mask_logs(None, "debug", {"event": line})["event"] == "send: Authorization: *** through ***"
+
+
+# -- what the second mutation run of hooks/base.py found unpinned (issue 19) -------------------------
+
+
+def test_the_setup_messages_read_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_msg", {"conn_type": "gcore", "login": "k-123456"})
+    with pytest.raises(ConnectionSetupError) as in_login:
+        GcoreHook("conn_msg").settings()
+    assert str(in_login.value) == (
+        "Connection 'conn_msg' has no Gcore Cloud API key (it is in the Login field: move it to the API key "
+        "field). Put the key in the connection's password field, labelled 'API key' in the UI."
+    )
+    set_conn(monkeypatch, "conn_msg", {"conn_type": "gcore", "password": "k-1234\u00e9"})
+    with pytest.raises(ConnectionSetupError) as non_ascii:
+        GcoreHook("conn_msg").settings()
+    assert str(non_ascii.value) == (
+        "Connection 'conn_msg': the Gcore Cloud API key contains a space, a line break, a control or a "
+        "non-ASCII character (often a copy-paste artefact); store the key alone, exactly as issued."
+    )
+    set_conn(monkeypatch, "conn_msg", {"conn_type": "gcore", "password": "k", "extra": {"proxy": "proxy:1"}})
+    with pytest.raises(ConnectionSetupError) as bad_proxy:
+        GcoreHook("conn_msg").settings()
+    assert str(bad_proxy.value) == (
+        "Connection 'conn_msg': extra 'proxy' must be a URL with its scheme, like "
+        "'http://proxy.example:3128' (credentials as 'http://user:password@host:port'), or 'direct' "
+        "to ignore HTTPS_PROXY/NO_PROXY; the value given is not (not shown: it may hold a password)"
+    )
+    set_conn(monkeypatch, "conn_msg", {"conn_type": "gcore", "password": "k", "extra": {"max_retries": "x"}})
+    with pytest.raises(ConnectionSetupError, match=r"^Connection 'conn_msg': extra 'max_retries' must be"):
+        GcoreHook("conn_msg").settings()
+
+
+def test_the_scheme_prefix_warning_reads_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from structlog.testing import capture_logs
+
+    set_conn(monkeypatch, "conn_prefix", {"conn_type": "gcore", "password": "Bearer k-123456"})
+    with capture_logs() as logs:
+        GcoreHook("conn_prefix").settings()
+    warnings = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "warning"]
+    assert warnings == [
+        "Connection 'conn_prefix': the API key starts with 'Bearer'; the provider sends the key the way "
+        "Gcore Cloud expects it, so that word was removed. Store the key alone."
+    ]
+
+
+def test_the_printable_ascii_bounds_of_a_key_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_bounds", {"conn_type": "gcore", "password": "!k-123456~"})  # 0x21 and 0x7E
+    assert GcoreHook("conn_bounds").settings().api_key.reveal() == "!k-123456~"
+    set_conn(monkeypatch, "conn_bounds", {"conn_type": "gcore", "password": "k-123456\x7f"})
+    with pytest.raises(ConnectionSetupError):
+        GcoreHook("conn_bounds").settings()
+
+
+def test_a_call_timeout_is_the_same_for_connect_and_read() -> None:
+    from airflow_provider_projects.hooks.base import call_timeout
+
+    assert call_timeout(None) is None
+    assert call_timeout(7) == Timeout(connect=7.0, read=7.0)
+    with pytest.raises(InvalidInputError, match=r"^timeout must be a finite number of seconds"):
+        call_timeout(0)
+
+
+def test_requests_name_the_provider_and_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_projects.hooks.base import user_agent
+
+    set_conn(monkeypatch, "conn_ua", {"conn_type": "gcore", "password": "k-123456"})
+    request = GcoreHook("conn_ua").transport.core.request("GET", "/x")
+    assert request.headers["User-Agent"] == user_agent()
+    assert repr(GcoreHook("conn_ua")) == "GcoreHook(conn_id='conn_ua')"
+
+
+def test_close_closes_the_session_it_opened_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_close", {"conn_type": "gcore", "password": "k-123456"})
+    unused = GcoreHook("conn_close")
+    unused.close()
+    assert "transport" not in unused.__dict__  # closing an unused hook opens nothing
+    used = GcoreHook("conn_close")
+    session = used.transport.session
+    closed: list[bool] = []
+    monkeypatch.setattr(session, "close", lambda: closed.append(True))
+    used.close()
+    assert closed == [True]
+
+
+def test_a_waiter_cancelled_during_the_shared_read_does_not_spoil_it(
+    monkeypatch: pytest.MonkeyPatch, clock: VirtualClock
+) -> None:
+    set_conn(monkeypatch, "conn_slow", {"conn_type": "gcore", "password": "k-123456"})
+    real = BaseHook.aget_connection
+
+    async def slow_read(conn_id: str) -> Any:
+        await asyncio.sleep(1)
+        return await real(conn_id)
+
+    monkeypatch.setattr(BaseHook, "aget_connection", staticmethod(slow_read))
+    hook = GcoreHook("conn_slow")
+
+    async def one_gives_up() -> ConnectionSettings:
+        impatient = asyncio.ensure_future(hook.asettings())
+        patient = asyncio.ensure_future(hook.asettings())
+        await asyncio.sleep(0.5)
+        impatient.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await impatient
+        return await patient
+
+    assert run_virtual(clock, one_gives_up()).api_key.reveal() == "k-123456"

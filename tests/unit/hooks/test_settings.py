@@ -268,3 +268,37 @@ def test_cert_problems_are_setup_errors_before_any_request(
     assert says in str(caught.value)
     assert "'conn_cert'" in str(caught.value)
     assert api.requests == []
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("conn", "base_url"),
+    [
+        ({"host": "api.example.test", "schema": "  "}, "https://api.example.test"),
+        ({"host": "https://api.example.test/X/"}, "https://api.example.test/X"),
+    ],
+    ids=["blank-schema-is-https", "only-slashes-trimmed"],
+)
+def test_the_base_url_keeps_what_is_not_a_trailing_slash(
+    conn: dict[str, Any], base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_conn(monkeypatch, "conn_url2", {"conn_type": "gcore", "password": "k-123456", **conn})
+    assert GcoreHook("conn_url2").settings().base_url == base_url
+
+
+def test_empty_extras_mean_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"timeout": "", "max_retries": "", "cert": "", "cert_key": ""}
+    set_conn(monkeypatch, "conn_empty", {"conn_type": "gcore", "password": "k-123456", "extra": extra})
+    settings = GcoreHook("conn_empty").settings()
+    assert (settings.timeout, settings.max_retries, settings.network.cert) == (
+        DEFAULT_TIMEOUT,
+        RetryPolicy().max_retries,
+        None,
+    )
+
+
+def test_a_timeout_of_a_tenth_of_a_second_is_the_least_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_tenth", {"conn_type": "gcore", "password": "k-1", "extra": {"timeout": 0.1}})
+    assert GcoreHook("conn_tenth").settings().timeout == Timeout(connect=0.1, read=0.1)

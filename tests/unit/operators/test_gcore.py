@@ -1087,3 +1087,19 @@ def test_a_retry_refuses_to_overwrite_a_change_made_since_the_crash_and_forgets_
         make_op(method="PUT").execute(store_context(store, try_number=2))
     assert calls(api) == [("GET", PROJECT_PATH)]
     assert store.values == {}  # the refusal is final: a cleared task then applies the change
+
+
+def test_one_run_reads_its_connection_once(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = BaseHook.get_connection.__func__  # type: ignore[attr-defined]
+    reads: list[str] = []
+
+    def counted(cls: Any, conn_id: str) -> Any:
+        reads.append(conn_id)
+        return real(cls, conn_id)
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(counted))
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PUT", PROJECT_PATH, ok(NEW))
+    assert make_op(method="PUT").execute({}) == NEW  # type: ignore[arg-type]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert reads == ["gcore_default"]  # one hook for the read and the write

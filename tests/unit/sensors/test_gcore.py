@@ -506,3 +506,40 @@ def test_a_poke_mode_wait_of_a_minute_pokes_every_interval(
     api.on("GET", TASK_PATH, ok(task("FINISHED")))
     assert project_sensor().execute(context()) == project(None)
     assert (sum(sleeps), clock.now) == (60.0, START + 60)
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+@pytest.mark.parametrize("stored", [5, ["x"], {"id": TASK_A}])
+def test_a_stored_lock_holder_that_is_not_a_task_id_is_ignored(stored: Any, clock: VirtualClock, api: FakeApi) -> None:
+    # A state written by another version (or by hand) must not become a GET of a nonsense task.
+    api.on("GET", PROJECT_PATH, ok(project(None)))
+    store = FakeTaskStateStore()
+    store.values[STATE_KEY] = {"try_number": 1, "value": {"failed_polls": 0, "lock_task_id": stored}}
+    done = project_sensor(mode="reschedule").poke(context(store=store))
+    assert isinstance(done, PokeReturnValue)
+    assert [request.path for request in api.requests] == [PROJECT_PATH]  # no holder to read
+
+
+def test_a_sensor_reads_its_connection_once_for_all_its_pokes(
+    clock: VirtualClock, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import BaseHook
+
+    real = BaseHook.get_connection.__func__  # type: ignore[attr-defined]
+    reads: list[str] = []
+
+    def counted(cls: Any, conn_id: str) -> Any:
+        reads.append(conn_id)
+        return real(cls, conn_id)
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(counted))
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(TASK_A)), ok(project(None)))
+    api.on("GET", TASK_PATH, ok(task("FINISHED")))
+    sensor = project_sensor()
+    ctx = context()
+    assert sensor.poke(ctx) is False
+    assert sensor.poke(ctx) is False
+    assert isinstance(sensor.poke(ctx), PokeReturnValue)
+    assert reads == [CONN]

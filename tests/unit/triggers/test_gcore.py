@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from airflow.triggers.base import BaseTrigger
 from fakes import START, FakeApi, VirtualClock, ok, run_virtual
 from structlog.testing import capture_logs
 
-from airflow_provider_projects.errors import AuthenticationError, NotFoundError, ServerError
+from airflow_provider_projects.errors import AuthenticationError, InvalidInputError, NotFoundError, ServerError
 from airflow_provider_projects.models.gcore import GcoreTask
 from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger
 from airflow_provider_projects.triggers.gcore_events import GcoreProjectUnlockedEventTrigger
@@ -440,3 +441,51 @@ def test_a_missing_connection_is_an_error_event_that_says_how_to_fix_it(clock: V
     assert (event["status"], event["error"]["type"]) == ("error", "ConnectionSetupError")
     assert "AIRFLOW_CONN_NO_SUCH_GCORE_CONN" in event["error"]["message"]
     assert api.requests == []
+
+
+# -- what mutation testing found unpinned (issue 19) ------------------------------------------------
+
+
+def test_the_task_trigger_counts_failed_polls_handed_over_against_its_tolerance(
+    clock: VirtualClock, api: FakeApi
+) -> None:
+    api.on("GET", TASK_A_PATH, status(503), ok(task(TASK_A, "FINISHED")))
+    trigger = GcoreTaskTrigger(
+        gcore_task_id=TASK_A,
+        deadline=START + 600,
+        gcore_conn_id=CONN,
+        poll_interval=5,
+        max_consecutive_errors=2,
+        failed_polls=2,
+    )
+    event = run(clock, trigger)
+    assert (event["status"], event["polls"]) == ("error", 1)
+    assert event["error"]["message"].endswith(f"(3 failed polls in a row while waiting for Gcore task {TASK_A})")
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=1.0, poll_interval=0), "poll_interval"),
+        (
+            lambda: GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=1.0, max_consecutive_errors=-1),
+            "max_consecutive_errors",
+        ),
+        (lambda: GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=1.0, failed_polls=-1), "failed_polls"),
+        (lambda: GcoreProjectUnlockedEventTrigger(project_id=PROJECT, poll_interval=0), "poll_interval"),
+        (
+            lambda: GcoreProjectUnlockedEventTrigger(project_id=PROJECT, max_consecutive_errors=-1),
+            "max_consecutive_errors",
+        ),
+    ],
+    ids=["task-poll_interval", "task-max_consecutive_errors", "task-failed_polls", "watch-poll_interval", "watch-max"],
+)
+def test_a_trigger_refuses_bad_kwargs_naming_the_field(make: Callable[[], BaseTrigger], field: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        make()
+    assert str(refused.value).startswith(f"{field} must be ")
+
+
+def test_triggers_use_the_default_connection_unless_told() -> None:
+    assert GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=1.0).serialize()[1]["gcore_conn_id"] == "gcore_default"
+    assert GcoreProjectUnlockedEventTrigger(project_id=PROJECT).serialize()[1]["gcore_conn_id"] == "gcore_default"
