@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_projects import _clock, defaults, validation
 from airflow_provider_projects.errors import ProjectsApiError
-from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
+from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock
 from airflow_provider_projects.polling.listeners import WatchListener
 from airflow_provider_projects.state_stores import StateStore
 from airflow_provider_projects.triggers._hooks import forget_hook, trigger_hook
@@ -27,13 +27,26 @@ from airflow_provider_projects.waiting import TRANSIENT_ERRORS, PollTolerance
 
 
 @dataclass(frozen=True)
-class Notice:
-    """What a poll told the watch: a new lock holder, an unlock, or a refused connection."""
+class Locked:
+    """A poll found the project locked by a task the watch had not seen holding it."""
 
-    kind: Literal["locked", "unlocked", "refused"]
-    holder: str | None = None
-    project: GcoreProject | None = None
-    holder_task: GcoreTask | None = None
+    holder: str
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """A poll found the project unlocked after one found it locked by ``holder``."""
+
+    holder: str
+    project: GcoreProject
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A poll was refused (401, 403, 404) or the connection could not be read: read it again."""
+
+
+Notice = Locked | Unlocked | Refused
 
 
 class LockWatch:
@@ -56,20 +69,19 @@ class LockWatch:
     def observe(self, outcome: GcoreProjectLock | ProjectsApiError) -> Notice | None:
         if isinstance(outcome, ProjectsApiError):
             return self._failed(outcome)
-        self.tolerance.judge(outcome, self.what)
+        self.tolerance.failures = 0  # a healthy poll ends a run of failures
         self.poll_interval = self.base_interval
         task_id = outcome.project.task_id
         if task_id is not None and task_id != self.holder:
             self.holder = task_id
-            return Notice("locked", task_id)
+            return Locked(task_id)
         if task_id is None and self.holder is not None:
             ended, self.holder = self.holder, None
-            holder_task = outcome.holder if outcome.holder is not None and outcome.holder.id == ended else None
-            return Notice("unlocked", ended, outcome.project, holder_task)
+            return Unlocked(ended, outcome.project)
         return None
 
     def _failed(self, error: ProjectsApiError) -> Notice | None:
-        ending = self.tolerance.judge(error, self.what)
+        ending = self.tolerance.judge(error, self.what)  # counts transient failures, ``None`` within the tolerance
         # After judge (which counts transient failures): counts the others, so the line below is right.
         self.poll_interval = self.tolerance.watch_pause(error, self.base_interval)
         if ending is not None:
@@ -82,7 +94,7 @@ class LockWatch:
             )
         if isinstance(error, TRANSIENT_ERRORS):
             return None
-        return Notice("refused")  # 401, 403, 404: read the connection again, the key may have been fixed
+        return Refused()  # 401, 403, 404: read the connection again, the key may have been fixed
 
 
 class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
@@ -152,18 +164,18 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
             # aclosing: a watch cancelled while it hands out an event leaves the poll at once.
             async with aclosing(self._notices(watch)) as notices:
                 async for notice in notices:
-                    if notice.kind == "locked":
+                    if isinstance(notice, Locked):
                         self.log.info("%s is locked by task %s", what, notice.holder)
                         await store.aset(self.state_key, notice.holder)
-                    elif notice.kind == "unlocked":
+                    else:
                         yield await self._unlocked_event(notice)
                         await store.adelete(self.state_key)
             # The key was refused: read the connection again after the watch's pause.
             forget_hook(self.gcore_conn_id)
             await _clock.asleep(watch.poll_interval)
 
-    async def _notices(self, watch: LockWatch) -> AsyncGenerator[Notice, None]:
-        """The watch's notices from the shared poll of the project, until the connection is refused."""
+    async def _notices(self, watch: LockWatch) -> AsyncGenerator[Locked | Unlocked, None]:
+        """The watch's notices from the shared polls of the project, until the connection is refused."""
         hook = trigger_hook(self.gcore_conn_id)
         try:
             settings = await hook.asettings()
@@ -171,14 +183,14 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
             watch.observe(error)
             return
         listener = WatchListener(watch, self.project_id)
-        async with joined_account(hook, settings.fingerprint(), self.project_id, listener, read_holder=True):
-            while (notice := await listener.next_notice()).kind != "refused":
+        # The holder is read here, at the unlock (not by the polls): the event says how it ended.
+        async with joined_account(hook, settings.fingerprint(), self.project_id, listener, read_holder=False):
+            while not isinstance(notice := await listener.next_notice(), Refused):
                 yield notice
 
-    async def _unlocked_event(self, notice: Notice) -> TriggerEvent:
+    async def _unlocked_event(self, notice: Unlocked) -> TriggerEvent:
         what, holder = f"Gcore project {self.project_id}", notice.holder
-        assert notice.project is not None and holder is not None
-        lock_task = notice.holder_task or await task_or_none(trigger_hook(self.gcore_conn_id), holder)
+        lock_task = await task_or_none(trigger_hook(self.gcore_conn_id), holder)
         if lock_task is not None:
             self.log.info("%s is unlocked: task %s, which held the lock, is %s", what, holder, lock_task.state)
         else:

@@ -19,7 +19,6 @@ from structlog.testing import capture_logs
 from airflow_provider_projects.errors import AuthenticationError, InvalidInputError, NotFoundError, ServerError
 from airflow_provider_projects.models.gcore import GcoreTask
 from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger, GcoreTaskTrigger
-from airflow_provider_projects.triggers.gcore_events import GcoreProjectUnlockedEventTrigger
 from airflow_provider_projects.waiting import WaitOutcome
 
 from .support import (
@@ -32,6 +31,7 @@ from .support import (
     TASK_A_PATH,
     TASK_B,
     TASK_B_PATH,
+    connect,
     lock_of,
     locked_until,
     project,
@@ -323,23 +323,29 @@ def all_triggers() -> list[tuple[BaseTrigger, dict[str, Any]]]:
             },
         ),
         (
-            GcoreProjectUnlockedEventTrigger(project_id=PROJECT, gcore_conn_id=CONN, poll_interval=15),
-            {"project_id": PROJECT, "gcore_conn_id": CONN, "poll_interval": 15.0, "max_consecutive_errors": 5},
+            GcoreProjectUnlockedTrigger(project_id=PROJECT, read_holder=False, deadline=START + 60, gcore_conn_id=CONN),
+            {
+                "project_id": PROJECT,
+                "lock_task_id": None,
+                "read_holder": False,
+                "deadline": START + 60,
+                "gcore_conn_id": CONN,
+                "poll_interval": 10.0,
+                "max_consecutive_errors": 5,
+            },
         ),
     ]
 
 
-@pytest.mark.parametrize(("trigger", "kwargs"), all_triggers(), ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize(("trigger", "kwargs"), all_triggers(), ids=["unlocked", "task", "unlocked-unread-holder"])
 def test_serialize_is_json_safe_holds_no_key_and_rebuilds_the_same_trigger(
     clock: VirtualClock, api: FakeApi, trigger: BaseTrigger, kwargs: dict[str, Any]
 ) -> None:
-    if not isinstance(trigger, GcoreProjectUnlockedEventTrigger):
-        api.on("GET", PROJECT_PATH, ok(project(None)))
-        api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
-        run(clock, trigger)  # the trigger has read its connection (and so the key) before serializing
+    api.on("GET", PROJECT_PATH, ok(project(None)))
+    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
+    run(clock, trigger)  # the trigger has read its connection (and so the key) before serializing
     classpath, found = trigger.serialize()
-    module = "gcore_events" if isinstance(trigger, GcoreProjectUnlockedEventTrigger) else "gcore"
-    assert classpath == f"airflow_provider_projects.triggers.{module}.{type(trigger).__name__}"
+    assert classpath == f"airflow_provider_projects.triggers.gcore.{type(trigger).__name__}"
     assert found == kwargs
     text = json.dumps(found)
     assert API_KEY not in text
@@ -382,13 +388,9 @@ def test_a_trigger_rebuilt_and_run_beside_others_continues_its_wait(clock: Virtu
     other = unlocked_trigger(deadline=400)
 
     async def main() -> list[dict[str, Any]]:
-        async def one(trigger: BaseTrigger) -> dict[str, Any]:
-            [event] = [e.payload async for e in trigger.run()]
-            return event
-
-        beside = asyncio.ensure_future(one(other))
+        beside = asyncio.ensure_future(first(other))
         await asyncio.sleep(15)
-        return [await one(deferred), await beside]
+        return [await first(deferred), await beside]
 
     events = run_virtual(clock, main())
     mine, theirs = (lock_of(e) for e in events)
@@ -472,13 +474,8 @@ def test_the_task_trigger_counts_failed_polls_handed_over_against_its_tolerance(
             "max_consecutive_errors",
         ),
         (lambda: GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=1.0, failed_polls=-1), "failed_polls"),
-        (lambda: GcoreProjectUnlockedEventTrigger(project_id=PROJECT, poll_interval=0), "poll_interval"),
-        (
-            lambda: GcoreProjectUnlockedEventTrigger(project_id=PROJECT, max_consecutive_errors=-1),
-            "max_consecutive_errors",
-        ),
     ],
-    ids=["task-poll_interval", "task-max_consecutive_errors", "task-failed_polls", "watch-poll_interval", "watch-max"],
+    ids=["task-poll_interval", "task-max_consecutive_errors", "task-failed_polls"],
 )
 def test_a_trigger_refuses_bad_kwargs_naming_the_field(make: Callable[[], BaseTrigger], field: str) -> None:
     with pytest.raises(InvalidInputError) as refused:
@@ -488,4 +485,64 @@ def test_a_trigger_refuses_bad_kwargs_naming_the_field(make: Callable[[], BaseTr
 
 def test_triggers_use_the_default_connection_unless_told() -> None:
     assert GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=1.0).serialize()[1]["gcore_conn_id"] == "gcore_default"
-    assert GcoreProjectUnlockedEventTrigger(project_id=PROJECT).serialize()[1]["gcore_conn_id"] == "gcore_default"
+    unlocked = GcoreProjectUnlockedTrigger(project_id=PROJECT, deadline=1.0)
+    assert unlocked.serialize()[1]["gcore_conn_id"] == "gcore_default"
+
+
+def test_each_key_waits_on_its_own_polls(clock: VirtualClock, api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waits on one task and one project under two connections with different keys: one poll per key."""
+    connect(monkeypatch, "gcore_other", key="gcore-OTHER-key-51d0")
+    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
+    api.on("GET", PROJECT_PATH, ok(project(None)))
+
+    async def main() -> None:
+        for conn_id in (CONN, "gcore_other"):
+            await first(GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=START + 60, gcore_conn_id=conn_id))
+            await first(unlocked_trigger(gcore_conn_id=conn_id))
+
+    run_virtual(clock, main())
+    for path in (TASK_A_PATH, PROJECT_PATH):
+        keys = [r.headers["Authorization"] for r in api.sent("GET", path)]
+        assert keys == [f"APIKey {API_KEY}", "APIKey gcore-OTHER-key-51d0"]
+
+
+async def first(trigger: BaseTrigger) -> dict[str, Any]:
+    [event] = [e.payload async for e in trigger.run()]
+    return event  # type: ignore[no-any-return]
+
+
+def test_waits_on_two_tasks_poll_each_task(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "RUNNING")), ok(task(TASK_A, "FINISHED")))
+    api.on("GET", TASK_B_PATH, ok(task(TASK_B, "FINISHED")))
+
+    async def main() -> list[dict[str, Any]]:
+        waits = [GcoreTaskTrigger(gcore_task_id=t, deadline=START + 60, gcore_conn_id=CONN) for t in (TASK_A, TASK_B)]
+        return list(await asyncio.gather(*(first(w) for w in waits)))
+
+    events = run_virtual(clock, main())
+    assert [e["value"]["id"] for e in events] == [TASK_A, TASK_B]
+    assert (api.sent_at("GET", TASK_A_PATH), api.sent_at("GET", TASK_B_PATH)) == ([0.0, 10.0], [0.0])
+
+
+def test_a_task_waits_tolerated_failure_is_told_in_its_triggers_own_log(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", TASK_A_PATH, status(503), ok(task(TASK_A, "FINISHED")))
+    with capture_logs() as logs:
+        run(clock, GcoreTaskTrigger(gcore_task_id=TASK_A, deadline=START + 60, gcore_conn_id=CONN))
+    warnings = [e["event"] for e in logs if e["log_level"] == "warning"]
+    assert any(line.startswith(f"Polling Gcore task {TASK_A} failed (1 in a row") for line in warnings)
+
+
+def test_the_event_names_the_last_holder_the_wait_saw(clock: VirtualClock, api: FakeApi) -> None:
+    """Deferred on TASK_A, the wait saw TASK_B take the lock over: the resumed task is told of TASK_B."""
+    api.on("GET", PROJECT_PATH, ok(project(TASK_B)), ok(project(None)))
+    event = run(clock, unlocked_trigger(lock_task_id=TASK_A, read_holder=False))
+    assert event["lock_task_id"] == TASK_B
+    assert event["value"]["holder"] is None
+
+
+def test_the_event_names_the_holder_seen_before_deferring_when_the_wait_saw_none(
+    clock: VirtualClock, api: FakeApi
+) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(None)))
+    event = run(clock, unlocked_trigger(lock_task_id=TASK_A, read_holder=False))
+    assert event["lock_task_id"] == TASK_A

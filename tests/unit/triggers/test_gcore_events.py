@@ -12,6 +12,7 @@ from fakes import FakeApi, Reply, VirtualClock, ok, run_virtual
 from structlog.testing import capture_logs
 
 from airflow_provider_projects._http.wire import Request
+from airflow_provider_projects.errors import InvalidInputError
 from airflow_provider_projects.triggers.gcore_events import GcoreProjectUnlockedEventTrigger
 
 from .support import (
@@ -26,6 +27,7 @@ from .support import (
     connect,
     locked_until,
     project,
+    rebuilt,
     status,
     task,
     unlocked_trigger,
@@ -239,3 +241,112 @@ def test_a_watch_shares_its_poll_with_a_wait_on_the_same_project(clock: VirtualC
     assert waited["status"] == "done"
     assert [e["lock_task"]["id"] for e in events] == [TASK_A]
     assert api.sent_at("GET", PROJECT_PATH) == [0.0, 10.0, 20.0, 30.0, 40.0]  # one poll for both
+
+
+def test_a_long_lock_reads_its_holder_once_at_the_unlock(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, locked_until(clock, 55))
+    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
+    watch(clock, event_trigger(), seconds=65)
+    assert api.sent_at("GET", PROJECT_PATH) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    assert api.sent_at("GET", TASK_A_PATH) == [60.0]  # the polls never read it; the unlock does
+
+
+# -- what the watch remembers and says ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recalled", [123, "", None], ids=["not-a-string", "empty", "nothing"])
+def test_a_recalled_holder_that_is_not_a_task_id_is_ignored(clock: VirtualClock, api: FakeApi, recalled: Any) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(None)))
+    trigger = event_trigger()
+    trigger.asset_state_store = FakeAssetStateStore({trigger.state_key: recalled})  # type: ignore[assignment]
+    with capture_logs() as logs:
+        assert watch(clock, trigger, seconds=15) == []
+    assert not any("when this watch last ran" in entry["event"] for entry in logs)
+
+
+def test_the_log_says_which_task_locked_the_project_and_which_one_the_last_watch_saw(
+    clock: VirtualClock, api: FakeApi
+) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(TASK_B)), ok(project(TASK_B)))
+    trigger = event_trigger()
+    trigger.asset_state_store = FakeAssetStateStore({trigger.state_key: TASK_A})  # type: ignore[assignment]
+    with capture_logs() as logs:
+        watch(clock, trigger, seconds=15)
+    infos = [entry["event"] for entry in logs if entry["log_level"] == "info"]
+    assert infos == [
+        f"Gcore project {PROJECT} was locked by task {TASK_A} when this watch last ran",
+        f"Gcore project {PROJECT} is locked by task {TASK_B}",  # once, not per poll
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tolerated", "polls"),
+    [(1, [0.0, 10.0, 30.0, 70.0]), (2, [0.0, 10.0, 20.0, 40.0])],
+    ids=["one-tolerated", "two-tolerated"],
+)
+def test_failures_past_max_consecutive_errors_double_the_pause(
+    clock: VirtualClock, api: FakeApi, tolerated: int, polls: list[float]
+) -> None:
+    api.on("GET", PROJECT_PATH, status(503))
+    watch(clock, event_trigger(max_consecutive_errors=tolerated), seconds=75)
+    assert api.sent_at("GET", PROJECT_PATH)[:4] == polls
+
+
+def test_a_missing_connection_is_waited_out_and_read_again(
+    clock: VirtualClock, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(f"AIRFLOW_CONN_{CONN.upper()}")
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(None)))
+    api.on("GET", TASK_A_PATH, ok(task(TASK_A, "FINISHED")))
+
+    async def fix_later() -> None:
+        await asyncio.sleep(15)
+        connect(monkeypatch, CONN)
+
+    async def main() -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+
+        async def consume() -> None:
+            async for event in event_trigger().run():
+                events.append(event.payload)
+
+        running = asyncio.ensure_future(consume())
+        await fix_later()
+        await asyncio.sleep(60)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        return events
+
+    with capture_logs() as logs:
+        events = run_virtual(clock, main())
+    assert [e["lock_task"]["id"] for e in events] == [TASK_A]
+    assert api.sent_at("GET", PROJECT_PATH)[0] > 15  # nothing was sent before the connection existed
+    errors = [entry["event"] for entry in logs if entry["log_level"] == "error"]
+    assert errors and CONN in errors[0]
+
+
+# -- its kwargs ------------------------------------------------------------------------------------
+
+
+def test_serialize_is_json_safe_holds_no_key_and_rebuilds_the_same_watch() -> None:
+    trigger = GcoreProjectUnlockedEventTrigger(project_id=PROJECT, gcore_conn_id=CONN, poll_interval=15)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_projects.triggers.gcore_events.GcoreProjectUnlockedEventTrigger"
+    assert kwargs == {"project_id": PROJECT, "gcore_conn_id": CONN, "poll_interval": 15.0, "max_consecutive_errors": 5}
+    assert API_KEY not in json.dumps(kwargs)
+    assert rebuilt(trigger).serialize() == (classpath, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"poll_interval": 0}, "poll_interval"), ({"max_consecutive_errors": -1}, "max_consecutive_errors")],
+    ids=["poll_interval", "max_consecutive_errors"],
+)
+def test_the_watch_refuses_bad_kwargs_naming_the_field(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        GcoreProjectUnlockedEventTrigger(project_id=PROJECT, **kwargs)
+    assert str(refused.value).startswith(f"{field} must be ")
+
+
+def test_the_watch_uses_the_default_connection_unless_told() -> None:
+    assert GcoreProjectUnlockedEventTrigger(project_id=PROJECT).serialize()[1]["gcore_conn_id"] == "gcore_default"
