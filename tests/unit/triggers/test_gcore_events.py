@@ -198,6 +198,16 @@ def test_the_first_refused_poll_counts_as_one_in_a_row_and_says_when_the_next_po
     assert api.sent_at("GET", PROJECT_PATH) == [0.0, 20.0]
 
 
+def test_a_tolerated_failure_is_a_warning_naming_the_project(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, status(503), ok(project(None)))
+    with capture_logs() as logs:
+        watch(clock, event_trigger(), seconds=15)
+    warnings = [entry["event"] for entry in logs if entry["log_level"] == "warning"]
+    assert [line.split(":")[0] for line in warnings] == [
+        f"Polling Gcore project {PROJECT} failed (1 in a row, tolerating 5)"
+    ]
+
+
 def test_an_unlock_says_how_the_holder_ended(clock: VirtualClock, api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(None)))
     api.on("GET", TASK_A_PATH, ok(task(TASK_A, "ERROR", error="boom")))
