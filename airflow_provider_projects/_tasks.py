@@ -52,10 +52,13 @@ def checked_unless_template(task_id: Any, check: Callable[..., V], value: Any, *
 
 
 def default_deferrable() -> bool:
-    """``[operators] default_deferrable``, Airflow's switch for every deferrable operator."""
+    """``[operators] default_deferrable``, Airflow's switch for every deferrable operator.
+
+    Airflow's own configuration defines it (``False``), so no fallback is needed here.
+    """
     from airflow.sdk.configuration import conf
 
-    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+    return bool(conf.getboolean("operators", "default_deferrable"))
 
 
 class HookOwner(Generic[H]):

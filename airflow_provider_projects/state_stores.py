@@ -85,8 +85,7 @@ class TryRecord:
     def __init__(self, context: Any, key: str) -> None:
         self._store = StateStore.of_task(context)
         self._key = key
-        ti = context.get("ti") if hasattr(context, "get") else None
-        number = getattr(ti, "try_number", None)
+        number = getattr(context.get("ti"), "try_number", None)
         self.try_number = number if isinstance(number, int) else None
 
     def _read(self) -> tuple[int | None, dict[str, Any]] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -93,7 +94,7 @@ def test_without_a_store_reads_find_nothing_and_writes_are_skipped() -> None:
 
 def test_a_failing_store_is_logged_once_then_left_alone(caplog: pytest.LogCaptureFixture) -> None:
     store = Store({"k": "v"}, broken=True)
-    state = StateStore(store, what="task state store")
+    state = StateStore.of_task({"task_state_store": store})
     with caplog.at_level(logging.WARNING, logger="airflow_provider_projects.state_stores"):
         assert state.get("k") is None
         state.set("k", 2)
@@ -107,7 +108,7 @@ def test_a_failing_store_is_logged_once_then_left_alone(caplog: pytest.LogCaptur
 
 def test_a_failing_async_store_is_left_alone_too(caplog: pytest.LogCaptureFixture) -> None:
     store = Store(broken=True)
-    state = StateStore(store, what="asset state store")
+    state = StateStore.of_watched_asset(SimpleNamespace(asset_state_store=store))
 
     async def main() -> Any:
         await state.aset("k", "task-1")
