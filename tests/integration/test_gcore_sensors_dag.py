@@ -2,7 +2,7 @@
 
 Each lock is real and short: the emulator's task holds it until the sensor has polled it a few
 times (about a second at ``poke_interval=0.5``), then ends. Whether a request came from the
-worker (``requests``) or from the trigger (``httpx``) is told by the order of its headers.
+worker (``requests``) or from the trigger (``aiohttp``) is told by the order of its headers.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catc
 
 
 def transport(entry: RecordedRequest) -> str:
-    """``requests`` sends User-Agent before Authorization; httpx sends its defaults first, User-Agent last."""
+    """``requests`` sends User-Agent before Authorization; aiohttp sends Authorization first, User-Agent after it."""
     names = list(entry.headers)
-    return "requests" if names.index("user-agent") < names.index("authorization") else "httpx"
+    return "requests" if names.index("user-agent") < names.index("authorization") else "aiohttp"
 
 
 @contextmanager
@@ -138,7 +138,7 @@ def test_both_sensors_wait_for_real_locks_to_clear(
     assert min(gaps) >= POKE_INTERVAL * 0.9
     if deferrable:
         # One poke on the worker, then the trigger polls through the async transport.
-        assert [transport(p) for p in polls] == ["requests"] + ["httpx"] * POLLS_WHILE_LOCKED
+        assert [transport(p) for p in polls] == ["requests"] + ["aiohttp"] * POLLS_WHILE_LOCKED
         assert sorted(trigger_runs) == ["GcoreProjectUnlockedTrigger", "GcoreTaskTrigger"]
     else:
         assert {transport(p) for p in polls} == {"requests"}

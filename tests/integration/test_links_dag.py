@@ -28,12 +28,17 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), para
 """
 
 
+def project_reads(emulator: ProjectsEmulator) -> int:
+    return len(emulator.requests(api="gcore", method="GET", path="/cloud/v1/projects/2"))
+
+
 def release_when_polled(emulator: ProjectsEmulator, lock: str) -> threading.Thread:
-    """End the lock once the trigger has polled its task: the operator has deferred by then."""
+    """End the lock once the trigger has polled the project (the worker's read is the first GET):
+    the operator has deferred by then."""
 
     def release() -> None:
         for _ in range(3000):
-            if emulator.requests(api="gcore", method="GET", path=f"/cloud/v1/tasks/{lock}"):
+            if project_reads(emulator) >= 2:
                 emulator.finish_task(lock)
                 return
             threading.Event().wait(0.01)
@@ -53,7 +58,7 @@ def test_a_deferred_then_successful_task_logs_no_error(
 
     output = capfd.readouterr()
     assert report.failures == {}
-    assert emulator.requests(api="gcore", method="GET", path=f"/cloud/v1/tasks/{lock}"), "it never deferred"
+    assert project_reads(emulator) >= 2, "it never deferred"
     assert "XCom not found" not in output.out + output.err
     # The connection points at the emulator: no link to a console where project 2 does not exist.
     assert report.xcom("replace", key="_link_GcoreProjectLink") == ""
