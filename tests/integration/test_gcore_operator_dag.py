@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_projects.triggers.gcore import GcoreTaskTrigger
+from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger
 from projects_emulator import ProjectsEmulator
 from projects_emulator.dagtest import DagRunReport
 
@@ -87,16 +87,17 @@ def short_lock(emulator: ProjectsEmulator, project_id: int, seconds: float) -> I
 
 @pytest.fixture
 def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The serialized kwargs of every GcoreTaskTrigger that ran (dag.test runs triggers in-process)."""
+    """The serialized kwargs of every GcoreProjectUnlockedTrigger that ran (dag.test runs triggers
+    in-process): the replace operator defers on its project's lock."""
     runs: list[dict[str, Any]] = []
-    real_run = GcoreTaskTrigger.run
+    real_run = GcoreProjectUnlockedTrigger.run
 
-    async def recording_run(self: GcoreTaskTrigger) -> AsyncIterator[Any]:
+    async def recording_run(self: GcoreProjectUnlockedTrigger) -> AsyncIterator[Any]:
         runs.append(self.serialize()[1])
         async for event in real_run(self):
             yield event
 
-    monkeypatch.setattr(GcoreTaskTrigger, "run", recording_run)
+    monkeypatch.setattr(GcoreProjectUnlockedTrigger, "run", recording_run)
     return runs
 
 
@@ -165,14 +166,16 @@ def test_a_locked_project_is_written_once_the_lock_ends(
         assert head == write
         assert tail == [write[-1]]
     assert len(polls) >= 2, seen
-    assert set(polls) == {("GET", task_path)}
+    # Deferred, the triggerer polls the project's lock itself; blocking, the worker polls the holder.
+    assert set(polls) == {("GET", PROJECT_PATH if deferrable else task_path)}
     # The accepted write came after the lock's end, and the polls were about poll_interval apart.
     journal = emulator.requests(api="gcore")
     assert journal[-1].time - journal[0].time >= LOCK_SECONDS
     assert len(polls) <= LOCK_SECONDS / 0.5 + 3
     if deferrable:
         assert len(trigger_runs) == 1
-        assert trigger_runs[0]["gcore_task_id"] == lock
+        assert (trigger_runs[0]["project_id"], trigger_runs[0]["lock_task_id"]) == (PID, lock)
+        assert trigger_runs[0]["read_holder"] is False  # nobody asked for the holder's end state
         assert trigger_runs[0]["gcore_conn_id"] == "gcore_default"
         assert emulator.gcore_key not in repr(trigger_runs)
     else:
