@@ -36,6 +36,13 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
     fail_on_lock_error: bool
     deferrable: bool
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Not redundant: Airflow's metaclass wraps an inherited __init__ in this class too, and
+        # ``partial()`` reads every class's __init__ signature for defaults; through the wrapper it
+        # saw BaseOperator's ``inlets=None`` and ``outlets=None``, and each mapped replace then
+        # failed building its context ("'NoneType' object is not iterable") before it ran.
+        super().__init__(**kwargs)
+
     def make_hook(self) -> GcoreHook:
         from airflow_provider_projects.hooks.gcore import GcoreHook
 
