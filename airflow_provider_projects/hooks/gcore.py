@@ -35,7 +35,7 @@ class GcoreHook(ProjectsApiHook):
 
     :param gcore_conn_id: the connection: API key in the password field, base URL in host
         (default ``https://api.gcore.com``), optional extras ``timeout``, ``max_retries``,
-        ``proxy``, ``verify``, ``cert`` and ``cert_key``.
+        ``proxy``, ``verify``, ``cert``, ``cert_key`` and ``allow_insecure_http``.
     """
 
     conn_type: ClassVar[str] = "gcore"

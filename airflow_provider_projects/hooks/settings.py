@@ -67,8 +67,9 @@ def refuse_plain_http(url: str, allow_insecure_http: Any, conn_id: str) -> None:
         return
     if allow_insecure_http is True or str(allow_insecure_http).strip().lower() == "true":
         return
+    shown = f"http://{parts.netloc.rpartition('@')[2]}"  # without any user:password@ pasted into the host
     raise ConnectionSetupError(
-        f"Connection {conn_id!r}: the API base URL {url!r} is plain http to a host that is not this machine, "
+        f"Connection {conn_id!r}: the API base URL {shown!r} is plain http to a host that is not this machine, "
         "so the API key would travel unencrypted; use https://, or, for an emulator on another host only, "
         'set the extra "allow_insecure_http": true'
     )

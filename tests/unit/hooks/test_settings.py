@@ -49,18 +49,26 @@ def test_base_url(
     assert hook.transport.core.base_url == base_url
 
 
-@pytest.mark.parametrize("host", ["http://api.gcore.test", "http://10.0.0.7:8080", "gcore.test", "http://[fe80::1]:80"])
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("http://api.gcore.test", "http://api.gcore.test"),
+        ("http://10.0.0.7:8080", "http://10.0.0.7:8080"),
+        ("gcore.test", "http://gcore.test"),
+        ("http://[fe80::1]:80", "http://[fe80::1]:80"),
+        ("http://user:k-SECRET-pw@api.gcore.test/cloud", "http://api.gcore.test"),  # never the pasted credentials
+    ],
+)
 def test_plain_http_off_this_machine_is_refused_before_any_request(
-    monkeypatch: pytest.MonkeyPatch, api: FakeApi, host: str
+    monkeypatch: pytest.MonkeyPatch, api: FakeApi, host: str, shown: str
 ) -> None:
     """The key would cross the network in clear; loopback and an explicit extra are the only ways."""
     conn = {"conn_type": "gcore", "host": host, "schema": "http", "password": "k-SECRET-1"}
     set_conn(monkeypatch, "gcore_default", conn)
     with pytest.raises(ConnectionSetupError) as caught:
         GcoreHook().get_project(4)
-    url = host if "://" in host else f"http://{host}"
     assert str(caught.value) == (
-        f"Connection 'gcore_default': the API base URL {url!r} is plain http to a host that is not this machine, "
+        f"Connection 'gcore_default': the API base URL {shown!r} is plain http to a host that is not this machine, "
         "so the API key would travel unencrypted; use https://, or, for an emulator on another host only, "
         'set the extra "allow_insecure_http": true'
     )
