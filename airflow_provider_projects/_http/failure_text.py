@@ -19,8 +19,9 @@ MAX_LENGTH: Final = 400
 #: Characters kept from the start of a text cut in the middle (the rest of the budget is its end).
 HEAD: Final = 120
 ELLIPSIS: Final = "…"
-#: aiohttp's connection key names the TLS context by its repr: the same noise in every message.
-_SSL_CONTEXT: Final = re.compile(r"\s*\bssl:<[\w.]+ object at 0x[0-9a-fA-F]+>")
+#: aiohttp's connection key names its TLS setting (``ssl:default``, or a context by its repr), even
+#: on plain http: the same noise in every message, never the reason.
+_SSL_CONTEXT: Final = re.compile(r"\s*\bssl:(?:<[\w.]+ object at 0x[0-9a-fA-F]+>|default|True|False|None)(?=[\s\]]|$)")
 #: Any other object repr (``<urllib3.connection.HTTPSConnection object at 0x7f...>``): its class says enough.
 _OBJECT: Final = re.compile(r"<(?:[\w]+\.)*(\w+) object at 0x[0-9a-fA-F]+>")
 #: A URL's query string: the request's own parameters, never the reason it failed.

@@ -54,11 +54,9 @@ def test_a_host_said_twice_is_said_once() -> None:
 
 
 @pytest.mark.parametrize("error_type", ["ClientConnectorError", "ClientProxyConnectionError"])
-def test_aiohttps_ssl_context_repr_is_dropped(error_type: str) -> None:
-    text = (
-        f"{error_type}: Cannot connect to host 127.0.0.1:9 ssl:<ssl.SSLContext object at 0x7efef9ab2450> "
-        "[Connect call failed ('127.0.0.1', 9)]"
-    )
+@pytest.mark.parametrize("ssl", ["ssl:<ssl.SSLContext object at 0x7efef9ab2450>", "ssl:default", "ssl:False"])
+def test_aiohttps_ssl_setting_is_dropped(error_type: str, ssl: str) -> None:
+    text = f"{error_type}: Cannot connect to host 127.0.0.1:9 {ssl} [Connect call failed ('127.0.0.1', 9)]"
     assert shorten(text) == f"{error_type}: Cannot connect to host 127.0.0.1:9 [Connect call failed ('127.0.0.1', 9)]"
 
 
