@@ -57,6 +57,13 @@ CONN_FIELDS: Final[dict[str, Any]] = {
         "description": "Path of the client certificate's private key, if it is not in the certificate file.",
         "schema": {"type": ["string", "null"]},
     },
+    "allow_insecure_http": {
+        "label": "Allow plain http",
+        "description": "true to send the key over plain http:// to a host other than this machine (an emulator "
+        "on a test host). Plain http is otherwise refused, except to loopback.",
+        # A string like "verify", so the form renders one text input; the hook also takes JSON true.
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 

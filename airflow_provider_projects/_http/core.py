@@ -214,7 +214,7 @@ class HttpCore:
             text += f": {details.message}"
         if details.request_id:
             text += f" (request id {details.request_id})"
-        hint = _PROXY_REFUSED if status == 407 else self.dialect.hint(request, status)
+        hint = _PROXY_REFUSED if status == 407 else self.dialect.hint(request, status) or _not_retried(request, status)
         if hint:
             text += f". {hint}"
         if note:
@@ -239,6 +239,17 @@ class HttpCore:
                 method=request.method,
                 url=request.url,
             ) from None
+
+
+def _not_retried(request: Request, status: int) -> str | None:
+    """Why a write answered 5xx was sent once only, and what to do: the bare status says neither."""
+    if status < 500 or is_retryable(request.method, status):
+        return None
+    return (
+        f"The {request.method} was not retried: the server may have applied it before failing, and a write is "
+        "never sent twice blindly. Read the project again before retrying: the change may already be there; "
+        "if it is not and this persists, check the API's status page and give its support the request id"
+    )
 
 
 _ERROR_TYPES: Final[dict[int, type[ProjectsApiError]]] = {

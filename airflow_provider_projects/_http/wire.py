@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from airflow_provider_projects._http.failure_text import shorten
+
 
 class Secret:
     """Holds a key or a proxy URL; only :meth:`reveal` gives it back, every rendering shows ``***``."""
@@ -93,7 +95,8 @@ class TransportFailure:
         text = redact(f"{type(exc).__name__}: {exc}", *secrets)
         # A library may render the proxy URL normalised (aiohttp's yarl decodes %7E to ~, for
         # one), which the exact replacement above misses: drop the credentials of any URL too.
-        return cls(kind, _USERINFO.sub(r"\1***@", text)[:300])
+        # Shortened only now, once no secret is left to be split by a cut.
+        return cls(kind, shorten(_USERINFO.sub(r"\1***@", text)))
 
 
 Outcome = Response | TransportFailure

@@ -119,19 +119,37 @@ class ProjectsApiHook(BaseHook):
     def parse_settings(self, conn: Connection, extra: dict[str, Any]) -> ConnectionSettings:
         """Check and normalise a connection (``extra`` is its parsed extra JSON); problems say how to fix them."""
 
+        self._check_conn_type(conn.conn_type)
+
         def field(name: str) -> Any:
             return conn_field(extra, conn.conn_type, name)
 
+        url = extras.base_url(conn.host, conn.schema, conn.port, self.conn_id, self.default_base_url)
+        extras.refuse_plain_http(url, field("allow_insecure_http"), self.conn_id)
         timeout = self._timeout_override if self._timeout_override is not None else field("timeout")
         retries = self._max_retries_override if self._max_retries_override is not None else field("max_retries")
         conn_id = self.conn_id
         return ConnectionSettings(
-            base_url=extras.base_url(conn.host, conn.schema, conn.port, conn_id, self.default_base_url),
+            base_url=url,
             api_key=Secret(self._api_key(conn)),
             timeout=extras.timeout(timeout, conn_id),
             max_retries=extras.max_retries(retries, conn_id),
             network=extras.network(field("proxy"), field("verify"), field("cert"), field("cert_key"), conn_id),
         )
+
+    def _check_conn_type(self, conn_type: str | None) -> None:
+        """Refuse another type's connection: its key was issued for another API and must not go to this one's host."""
+        if conn_type == self.conn_type:
+            return
+        raise ConnectionSetupError(
+            f"Connection {self.conn_id!r} has type {conn_type!r}, but {type(self).__name__} ({self.hook_name}) reads "
+            f"only connections of type {self.conn_type!r}, so that a key is only sent to the API it was issued for. "
+            f"Recreate it with type {self.conn_type!r}: in the UI (Admin -> Connections, type {self.hook_name!r}), "
+            f"or `airflow connections delete {self.conn_id}` then {self._add_command()}."
+        )
+
+    def _add_command(self) -> str:
+        return f"`airflow connections add {self.conn_id} --conn-type {self.conn_type} --conn-password <API key>`"
 
     def _api_key(self, conn: Connection) -> str:
         """The key from the password field, with the few safe-to-fix paste mistakes fixed."""
@@ -173,7 +191,7 @@ class ProjectsApiHook(BaseHook):
         return ConnectionSetupError(
             f"No Airflow connection {self.conn_id!r} ({self.hook_name}). Create it in the UI "
             f"(Admin -> Connections, type {self.hook_name!r}), or with "
-            f"`airflow connections add {self.conn_id} --conn-type {self.conn_type} --conn-password <API key>`, "
+            f"{self._add_command()}, "
             f'or set {env}=\'{{"conn_type": "{self.conn_type}", "password": "<API key>"}}\'.'
         )
 

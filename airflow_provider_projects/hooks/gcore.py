@@ -35,7 +35,7 @@ class GcoreHook(ProjectsApiHook):
 
     :param gcore_conn_id: the connection: API key in the password field, base URL in host
         (default ``https://api.gcore.com``), optional extras ``timeout``, ``max_retries``,
-        ``proxy``, ``verify``, ``cert`` and ``cert_key``.
+        ``proxy``, ``verify``, ``cert``, ``cert_key`` and ``allow_insecure_http``.
     """
 
     conn_type: ClassVar[str] = "gcore"
@@ -159,3 +159,21 @@ def task_wait(
         poll_interval=poll_interval,
         tolerance=PollTolerance(failures=failed_polls, **options),
     )
+
+
+def ended_holder(hook: GcoreHook, holder_id: str, log: Any) -> GcoreTask | None:
+    """The task that held a lock now cleared, read once; ``None`` (logged on ``log``) if it cannot be read.
+
+    A task Gcore no longer knows (404) is said apart from a failed read: neither tells how it ended.
+    """
+    from airflow_provider_projects.errors import NotFoundError
+
+    try:
+        return hook.get_task(holder_id)
+    except NotFoundError:
+        log.warning(
+            "Gcore task %s, which held the lock, could not be found (HTTP 404): how it ended is unknown", holder_id
+        )
+    except ProjectsApiError as error:
+        log.warning("Could not read how Gcore task %s, which held the lock, ended: %s", holder_id, error)
+    return None

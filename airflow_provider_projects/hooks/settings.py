@@ -6,6 +6,7 @@ fix it; a value that may hold a password (the proxy URL) is never shown.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Any, Final
@@ -53,6 +54,34 @@ def base_url(host: str | None, schema: str | None, port: int | None, conn_id: st
             f"leave the host field empty for the default {default!r}"
         )
     return host
+
+
+def refuse_plain_http(url: str, allow_insecure_http: Any, conn_id: str) -> None:
+    """Refuse an ``http://`` base URL off this machine: the API key would cross the network in clear.
+
+    Loopback (an emulator or a tunnel here) is fine; another host needs the explicit extra
+    ``allow_insecure_http: true`` (an emulator on a test machine), so a typo cannot leak a key.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "http" or _is_loopback(parts.hostname or ""):
+        return
+    if allow_insecure_http is True or str(allow_insecure_http).strip().lower() == "true":
+        return
+    shown = f"http://{parts.netloc.rpartition('@')[2]}"  # without any user:password@ pasted into the host
+    raise ConnectionSetupError(
+        f"Connection {conn_id!r}: the API base URL {shown!r} is plain http to a host that is not this machine, "
+        "so the API key would travel unencrypted; use https://, or, for an emulator on another host only, "
+        'set the extra "allow_insecure_http": true'
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def timeout(value: Any, conn_id: str) -> Timeout:

@@ -102,6 +102,7 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
         The event's value is the unlocked project and its holder (``GcoreProjectUnlockedTrigger``),
         or, from a trigger deferred by an earlier version, the holder task (``GcoreTaskTrigger``).
         """
+        from airflow_provider_projects.hooks.gcore import ended_holder
         from airflow_provider_projects.models.gcore import GcoreProjectLock, GcoreTask
         from airflow_provider_projects.waiting import WaitOutcome
 
@@ -112,7 +113,8 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
             holder_id = event.get("lock_task_id")
             lock = outcome.value
             if lock is not None and lock.holder is None and self.fail_on_lock_error and isinstance(holder_id, str):
-                outcome = replace(outcome, value=lock.model_copy(update={"holder": self._ended(holder_id)}))
+                holder = ended_holder(self.hook, holder_id, self.log)
+                outcome = replace(outcome, value=lock.model_copy(update={"holder": holder}))
         else:
             outcome = WaitOutcome.from_event(event, GcoreTask)
         self.accept_wait(outcome, project_id)
@@ -122,16 +124,6 @@ class LockAwareOperator(HookOwner["GcoreHook"], BaseOperator):
         if isinstance(seen := outcome.last_seen, GcoreProjectLock) and seen.project.task_id is not None:
             ended.add(seen.project.task_id)
         return ended
-
-    def _ended(self, holder_id: str) -> GcoreTask | None:
-        """How the task that held the lock ended, read once now (``None`` if it cannot be read)."""
-        from airflow_provider_projects.errors import ProjectsApiError
-
-        try:
-            return self.hook.get_task(holder_id)
-        except ProjectsApiError as error:
-            self.log.warning("Could not read how Gcore task %s, which held the lock, ended: %s", holder_id, error)
-            return None
 
     def accept_wait(self, outcome: WaitOutcome[GcoreTask] | WaitOutcome[GcoreProjectLock], project_id: int) -> None:
         """Raise for a wait that timed out or failed; report a lock holder that ended in ERROR."""

@@ -97,20 +97,12 @@ class GcoreProjectUnlockedSensor(GcoreSensor):
 
         return GcoreProjectLock
 
-    def _ended_holder(self, holder_id: str) -> GcoreTask | None:
-        """The task that held the lock, read once now; ``None`` if it cannot be read (the wait is over)."""
-        from airflow_provider_projects.errors import ProjectsApiError
-
-        try:
-            return self.hook.get_task(holder_id)
-        except ProjectsApiError as error:
-            self.log.warning("Could not read how Gcore task %s, which held the lock, ended: %s", holder_id, error)
-            return None
-
     def finish(self, context: Context, value: GcoreProjectLock) -> Any:
         project, holder = value.project, value.holder
         if holder is None and self._lock_task_id is not None:
-            holder = self._ended_holder(self._lock_task_id)
+            from airflow_provider_projects.hooks.gcore import ended_holder
+
+            holder = ended_holder(self.hook, self._lock_task_id, self.log)
         if holder is not None:
             context["ti"].xcom_push(key="lock_task", value=holder.to_xcom())
             if holder.failed:

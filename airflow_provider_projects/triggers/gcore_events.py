@@ -16,14 +16,13 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_projects import _clock, defaults, validation
-from airflow_provider_projects.errors import ProjectsApiError
-from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock
+from airflow_provider_projects.errors import NotFoundError, ProjectsApiError
+from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
 from airflow_provider_projects.polling.listeners import WatchListener
 from airflow_provider_projects.state_stores import StateStore
 from airflow_provider_projects.triggers._hooks import forget_hook, trigger_hook
 from airflow_provider_projects.triggers._project_locks import joined_account
-from airflow_provider_projects.triggers._sources import task_or_none
-from airflow_provider_projects.waiting import TRANSIENT_ERRORS, PollTolerance
+from airflow_provider_projects.waiting import MAX_WATCH_PAUSE, TRANSIENT_ERRORS, PollTolerance
 
 
 @dataclass(frozen=True)
@@ -82,19 +81,33 @@ class LockWatch:
 
     def _failed(self, error: ProjectsApiError) -> Notice | None:
         ending = self.tolerance.judge(error, self.what)  # counts transient failures, ``None`` within the tolerance
-        # After judge (which counts transient failures): counts the others, so the line below is right.
+        # After judge (which counts transient failures): counts the others, so the lines below are right.
         self.poll_interval = self.tolerance.watch_pause(error, self.base_interval)
-        if ending is not None:
+        if not isinstance(error, TRANSIENT_ERRORS):
+            # 401, 403, 404 or an unreadable connection: say the pause and why, or the watch looks stuck.
             self.tolerance.log.error(
-                "Polling %s failed (%d in a row); still watching, next poll in %.0f s: %s",
+                "Polling %s failed (%d in a row) and polling again cannot fix it: %s. Still watching: the "
+                "connection is read again, and the next poll is in %.0f s (the pause doubles with each such "
+                "failure in a row, up to %.0f s)",
                 self.what,
                 self.tolerance.failures,
-                self.poll_interval,
                 error,
+                self.poll_interval,
+                MAX_WATCH_PAUSE,
             )
-        if isinstance(error, TRANSIENT_ERRORS):
-            return None
-        return Refused()  # 401, 403, 404: read the connection again, the key may have been fixed
+            return Refused()
+        if ending is not None:
+            self.tolerance.log.error(
+                "Polling %s failed (%d in a row, more than the %d tolerated): %s. Still watching: the next poll "
+                "is in %.0f s (the pause doubles with each failure past the tolerance, up to %.0f s)",
+                self.what,
+                self.tolerance.failures,
+                self.tolerance.max_consecutive_errors,
+                error,
+                self.poll_interval,
+                MAX_WATCH_PAUSE,
+            )
+        return None
 
 
 class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
@@ -190,11 +203,15 @@ class GcoreProjectUnlockedEventTrigger(BaseEventTrigger):
 
     async def _unlocked_event(self, notice: Unlocked) -> TriggerEvent:
         what, holder = f"Gcore project {self.project_id}", notice.holder
-        lock_task = await task_or_none(trigger_hook(self.gcore_conn_id), holder)
-        if lock_task is not None:
+        lock_task: GcoreTask | None = None
+        try:
+            lock_task = await trigger_hook(self.gcore_conn_id).aget_task(holder)
             self.log.info("%s is unlocked: task %s, which held the lock, is %s", what, holder, lock_task.state)
-        else:
-            self.log.info("%s is unlocked; task %s, which held the lock, could not be read", what, holder)
+        except NotFoundError:
+            # Said apart from a failed read: a task Gcore no longer knows tells nothing of its end.
+            self.log.info("%s is unlocked; task %s, which held the lock, could not be found (HTTP 404)", what, holder)
+        except ProjectsApiError as error:
+            self.log.warning("%s is unlocked; task %s, which held the lock, could not be read: %s", what, holder, error)
         return TriggerEvent(  # type: ignore[no-untyped-call]
             {
                 "status": "unlocked",

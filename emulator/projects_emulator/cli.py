@@ -158,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from projects_emulator.emulator import ProjectsEmulator
-    from projects_emulator.serve import is_loopback, serve
+    from projects_emulator.listeners import is_loopback
+    from projects_emulator.serve import serve
 
     if not is_loopback(args.host) and not args.allow_remote:
         print(

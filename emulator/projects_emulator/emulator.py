@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from projects_emulator import editions, gcai_state, gcore_state
 from projects_emulator.backend import Backend
@@ -16,7 +17,7 @@ from projects_emulator.gcai_api import PREFIX as GCAI_PREFIX
 from projects_emulator.gcai_controls import GcaiControls
 from projects_emulator.gcore_api import DELETE_SECONDS
 from projects_emulator.gcore_controls import GcoreControls
-from projects_emulator.listeners import Listen, Listeners
+from projects_emulator.listeners import Listen, Listeners, is_loopback
 from projects_emulator.request_controls import RequestControls
 
 
@@ -138,8 +139,12 @@ class ProjectsEmulator(GcoreControls, GcaiControls, RequestControls):
 
     def airflow_connection_env(self) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` variables (JSON form) pointing the default connections here."""
-        gcore = {"conn_type": "gcore", "host": self.gcore_url, "password": self.gcore_key}
-        gcai = {"conn_type": "gcai", "host": self.gcai_url, "password": self.gcai_org_key}
+        gcore: dict[str, Any] = {"conn_type": "gcore", "host": self.gcore_url, "password": self.gcore_key}
+        gcai: dict[str, Any] = {"conn_type": "gcai", "host": self.gcai_url, "password": self.gcai_org_key}
+        if not is_loopback(self.host):
+            # Served with --allow-remote: the hooks refuse plain http off loopback unless told so.
+            for conn in (gcore, gcai):
+                conn["extra"] = {"allow_insecure_http": True}
         return {"AIRFLOW_CONN_GCORE_DEFAULT": json.dumps(gcore), "AIRFLOW_CONN_GCAI_DEFAULT": json.dumps(gcai)}
 
     def reset(self) -> None:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from projects_emulator.server import ApiServer, Dispatcher
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: the only hosts served without ``--allow-remote``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

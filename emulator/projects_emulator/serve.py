@@ -6,7 +6,6 @@ everything else, so the whole block (or any line of it) can be copied in one go.
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 import signal
 import sys
@@ -21,16 +20,6 @@ from projects_emulator.listeners import BindError
 #: Which option sets each server's port, to name it when that port is busy.
 PORT_FLAGS = {"gcore": "--gcore-port", "gcai": "--gcai-port", "control": "--control-port"}
 _NAMES = {"gcore": "Gcore Cloud", "gcai": "GC AI", "control": "the control endpoint"}
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses: the only hosts served without ``--allow-remote``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(emu: ProjectsEmulator) -> int:

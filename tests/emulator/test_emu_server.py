@@ -124,6 +124,20 @@ def test_airflow_connection_env(emu: ProjectsEmulator) -> None:
     }
 
 
+def test_airflow_connection_env_off_loopback_allows_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Served with --allow-remote: the hooks refuse plain http to such a host unless the connection says so."""
+    from airflow_provider_projects.hooks.gcai import GcaiHook
+    from airflow_provider_projects.hooks.gcore import GcoreHook
+
+    with ProjectsEmulator(host="0.0.0.0") as remote:
+        env = remote.airflow_connection_env()
+        for name, value in env.items():
+            assert json.loads(value)["extra"] == {"allow_insecure_http": True}, name
+            monkeypatch.setenv(name, value)
+        assert GcoreHook().settings().base_url == remote.gcore_url
+        assert GcaiHook().settings().base_url == remote.gcai_url
+
+
 def test_plugin_fixture_yields_a_running_emulator(projects_emulator: ProjectsEmulator) -> None:
     assert projects_emulator.running
     headers = {"Authorization": projects_emulator.gcai_org_key}

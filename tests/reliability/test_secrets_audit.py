@@ -109,11 +109,11 @@ def test_the_connection_test_button_hides_the_key(
     accepted: bool, emu: ProjectsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keys = (emu.gcore_key, emu.gcai_org_key) if accepted else (GCORE_AUDIT_KEY, GCAI_AUDIT_KEY)
-    for var, host, key in (
-        ("AIRFLOW_CONN_GCORE_DEFAULT", emu.gcore_url, keys[0]),
-        ("AIRFLOW_CONN_GCAI_DEFAULT", emu.gcai_url, keys[1]),
+    for var, conn_type, host, key in (
+        ("AIRFLOW_CONN_GCORE_DEFAULT", "gcore", emu.gcore_url, keys[0]),
+        ("AIRFLOW_CONN_GCAI_DEFAULT", "gcai", emu.gcai_url, keys[1]),
     ):
-        monkeypatch.setenv(var, json.dumps({"conn_type": "x", "host": host, "password": key}))
+        monkeypatch.setenv(var, json.dumps({"conn_type": conn_type, "host": host, "password": key}))
     texts = []
     for hook in (GcoreHook(), GcaiHook()):
         ok, message = hook.test_connection()

@@ -155,7 +155,7 @@ def test_add_connection_form(
     assert stored["host"] == ct.url(ui_emulator)
     assert (stored["login"], stored["port"], stored["schema"]) == (None, None, None)
     # The text fields left empty are stored as null, which the hook reads as "not set".
-    empty = {"proxy": None, "verify": None, "cert": None, "cert_key": None}
+    empty = {"proxy": None, "verify": None, "cert": None, "cert_key": None, "allow_insecure_http": None}
     assert json.loads(stored["extra"]) == {"timeout": 12.5, "max_retries": 2, **empty}
 
     # ... and the hook takes that connection as meant: the stored max_retries (2) is in force,

@@ -20,7 +20,7 @@ from airflow_provider_projects.provider_info import GCAI_BASE_URL, GCORE_BASE_UR
 EXTRA_TIMEOUT = "timeout"
 EXTRA_MAX_RETRIES = "max_retries"
 #: Every extra the hooks read, each with a field in the connection form.
-EXTRAS = (EXTRA_TIMEOUT, EXTRA_MAX_RETRIES, "proxy", "verify", "cert", "cert_key")
+EXTRAS = (EXTRA_TIMEOUT, EXTRA_MAX_RETRIES, "proxy", "verify", "cert", "cert_key", "allow_insecure_http")
 
 DIST = "airflow-provider-projects"
 INFO = get_provider_info()

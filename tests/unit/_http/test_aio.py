@@ -550,3 +550,24 @@ def test_a_tls_alert_on_the_first_read_is_a_tls_failure(
     outcome = send(AsyncTransport(make_core(server.url)))
     assert isinstance(outcome, TransportFailure)
     assert outcome.kind is kind
+
+
+@pytest.mark.parametrize("through_proxy", [False, True], ids=["direct", "proxy"])
+@pytest.mark.parametrize("with_ca", [False, True], ids=["default-trust", "ca-bundle"])
+def test_a_refused_plain_http_connection_names_no_ssl_context(
+    through_proxy: bool, with_ca: bool, no_proxy_env: pytest.MonkeyPatch, certificate: SelfSigned
+) -> None:
+    """aiohttp names its TLS setting (``ssl:default``, ``ssl:<ssl.SSLContext object at 0x…>``) even on http."""
+    with closed_port() as sock:
+        port = sock.getsockname()[1]
+        address = f"http://127.0.0.1:{port}"
+        verify: bool | str = str(certificate.pem) if with_ca else True
+        proxy = Secret(address) if through_proxy else None
+        base = "http://api.example.test" if through_proxy else address
+        outcome = send(AsyncTransport(make_core(base, timeout=SHORT), Network(proxy=proxy, verify=verify)))
+    assert isinstance(outcome, TransportFailure)
+    error = "ClientProxyConnectionError" if through_proxy else "ClientConnectorError"
+    assert (
+        outcome.detail
+        == f"{error}: Cannot connect to host 127.0.0.1:{port} [Connect call failed ('127.0.0.1', {port})]"
+    )

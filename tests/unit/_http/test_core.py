@@ -609,9 +609,36 @@ def test_gcai_409_has_no_lock_meaning() -> None:
     assert type(error) is UnexpectedStatusError
 
 
+NOT_RETRIED = (
+    "was not retried: the server may have applied it before failing, and a write is never sent twice blindly. "
+    "Read the project again before retrying: the change may already be there; if it is not and this persists, "
+    "check the API's status page and give its support the request id"
+)
+
+
 def test_a_message_with_only_the_status_stays_readable() -> None:
-    error = gcai_error(500, {})
-    assert str(error) == f"GC AI PATCH {GCAI_PATH} failed: HTTP 500"
+    error = gcai_error(500, {}, method="GET")
+    assert str(error) == f"GC AI GET {GCAI_PATH} failed: HTTP 500"
+
+
+def test_a_gcai_write_answered_500_says_why_it_was_not_retried_and_what_to_check() -> None:
+    error = gcai_error(500, {"error": "Internal Server Error"})
+    assert str(error) == f"GC AI PATCH {GCAI_PATH} failed: HTTP 500: Internal Server Error. The PATCH {NOT_RETRIED}"
+    assert type(error) is ServerError
+
+
+def test_a_gcore_write_answered_500_says_the_same() -> None:
+    body = {"exception_class": "InternalError", "message": "boom", "request_id": "req-5"}
+    error = gcore_error(500, body, method="PUT")
+    assert (
+        str(error)
+        == f"Gcore Cloud PUT {PATH} failed: HTTP 500 InternalError: boom (request id req-5). The PUT {NOT_RETRIED}"
+    )
+
+
+@pytest.mark.parametrize(("method", "status"), [("GET", 500), ("PATCH", 503), ("PUT", 502), ("PATCH", 404)])
+def test_an_error_retried_or_not_a_server_error_does_not_say_not_retried(method: str, status: int) -> None:
+    assert "not retried" not in str(gcai_error(status, {"error": "x"}, method=method))
 
 
 @pytest.mark.parametrize(

@@ -217,6 +217,25 @@ def test_a_refused_connection_is_a_connect_failure(no_proxy_env: pytest.MonkeyPa
     assert len(clock.sleeps) == 1
 
 
+def test_a_refused_proxy_keeps_its_reason_however_long_the_url(no_proxy_env: pytest.MonkeyPatch) -> None:
+    """Cut at 300 characters, requests' text lost the reason at its end ("... Connection refused")."""
+    with socket.socket() as closed_port:
+        closed_port.bind(("127.0.0.1", 0))
+        port = closed_port.getsockname()[1]
+        base = "https://api.eu-central-1.cloud-projects.gcore.example.com"
+        sync = SyncTransport(make_core(base), Network(proxy=Secret(f"http://alice:s3cr3t-pw@127.0.0.1:{port}")))
+        path = "/cloud/v1/projects/2?include=regions&limit=1000&offset=0&order_by=name&client_id=" + "7" * 80
+        outcome = sync.send(make_core(base).request("GET", path))
+        sync.close()
+    assert isinstance(outcome, TransportFailure)
+    assert outcome.detail == (
+        "ProxyError: HTTPSConnectionPool(host='api.eu-central-1.cloud-projects.gcore.example.com', port=443): "
+        "Max retries exceeded with url: /cloud/v1/projects/2?… (Caused by ProxyError('Unable to connect to proxy', "
+        f"NewConnectionError(\"HTTPSConnection(host='127.0.0.1', port={port}): Failed to establish a new connection: "
+        '[Errno 111] Connection refused")))'
+    )
+
+
 # -- proxy and TLS settings -----------------------------------------------------------------------
 
 

@@ -188,10 +188,11 @@ def test_a_failure_names_the_exception_and_hides_the_proxy_url() -> None:
     assert "s3cr3t-pw" not in repr(failure)
 
 
-def test_a_failure_detail_is_kept_short() -> None:
-    failure = TransportFailure.of(FailureKind.DROPPED, ConnectionResetError("x" * 1000))
+def test_a_failure_detail_is_kept_short_and_keeps_its_end() -> None:
+    failure = TransportFailure.of(FailureKind.DROPPED, ConnectionResetError("x" * 1000 + " the reason"))
     assert failure.detail.startswith("ConnectionResetError: xxx")
-    assert len(failure.detail) == 300
+    assert failure.detail.endswith("xxx the reason")
+    assert len(failure.detail) == 400
 
 
 def test_failure_kinds_say_what_happened() -> None:

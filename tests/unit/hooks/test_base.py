@@ -204,6 +204,38 @@ def test_missing_connection_says_how_to_create_it(
         asyncio.run(hook.atransport())  # a real loop: the async connection read uses a worker thread
 
 
+@pytest.mark.parametrize(
+    ("hook_class", "stored_type", "expected"),
+    [(GcoreHook, "http", "gcore"), (GcoreHook, "gcai", "gcore"), (GcaiHook, "gcore", "gcai"), (GcaiHook, None, "gcai")],
+)
+def test_a_connection_of_another_type_is_refused_before_any_request(
+    hook_class: type[ProjectsApiHook],
+    stored_type: str | None,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    api: FakeApi,
+) -> None:
+    """A key made for one vendor must never reach the other's host, nor go out under a generic type."""
+    proxy = f"http://user:{SECRET}-proxy@proxy.example.test:3128"
+    conn: dict[str, Any] = {"host": "https://api.gcore.test", "password": SECRET, "extra": {"proxy": proxy}}
+    set_conn(monkeypatch, "conn_typed", conn | ({"conn_type": stored_type} if stored_type else {}))
+    hook = hook_class("conn_typed")
+    with pytest.raises(ConnectionSetupError) as caught:
+        hook.transport  # noqa: B018
+    assert str(caught.value) == (
+        f"Connection 'conn_typed' has type {stored_type!r}, but {hook_class.__name__} ({hook.hook_name}) reads only "
+        f"connections of type {expected!r}, so that a key is only sent to the API it was issued for. Recreate it "
+        f"with type {expected!r}: in the UI (Admin -> Connections, type {hook.hook_name!r}), or "
+        "`airflow connections delete conn_typed` then "
+        f"`airflow connections add conn_typed --conn-type {expected} --conn-password <API key>`."
+    )
+    with pytest.raises(ConnectionSetupError, match="reads only connections of type"):
+        asyncio.run(hook_class("conn_typed").asettings())
+    text = every_text_of(caught.value)
+    assert SECRET not in text and SECRET[:6] not in text and "proxy.example.test" not in text
+    assert api.requests == []
+
+
 def test_asettings_reads_the_same_checked_settings(monkeypatch: pytest.MonkeyPatch, pem: Path) -> None:
     set_conn(
         monkeypatch,

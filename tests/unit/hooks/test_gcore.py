@@ -636,3 +636,43 @@ def test_a_task_wait_tolerates_the_default_failed_polls_and_names_the_task(
     assert outcome.status == "done"
     lines = [e["event"] % e.get("positional_args", ()) for e in logs]
     assert any(f"Gcore task {TASK_ID}" in line for line in lines), lines
+
+
+# -- ended_holder: the task that held a lock, read once at the unlock ---------------------------------
+
+
+class ListLog:
+    """A logger that keeps its warnings as rendered lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warning(self, message: str, *args: Any) -> None:
+        self.lines.append(message % args)
+
+
+def test_ended_holder_returns_the_task(api: FakeApi, hook: GcoreHook) -> None:
+    api.on("GET", TASK_PATH, ok({**TASK, "state": "FINISHED"}))
+    log = ListLog()
+    holder = gcore.ended_holder(hook, TASK_ID, log)
+    assert holder is not None and holder.state == "FINISHED"
+    assert log.lines == []
+
+
+def test_ended_holder_not_found_says_so_and_not_how_it_ended(api: FakeApi, hook: GcoreHook) -> None:
+    api.on("GET", TASK_PATH, Reply(404, {"exception_class": "NotFoundError", "message": "Task not found"}))
+    log = ListLog()
+    assert gcore.ended_holder(hook, TASK_ID, log) is None
+    assert log.lines == [
+        f"Gcore task {TASK_ID}, which held the lock, could not be found (HTTP 404): how it ended is unknown"
+    ]
+
+
+def test_ended_holder_that_cannot_be_read_gives_the_error(api: FakeApi, hook: GcoreHook) -> None:
+    api.on("GET", TASK_PATH, Reply(403, {"exception_class": "Forbidden", "message": "no"}))
+    log = ListLog()
+    assert gcore.ended_holder(hook, TASK_ID, log) is None
+    assert log.lines == [
+        f"Could not read how Gcore task {TASK_ID}, which held the lock, ended: Gcore Cloud GET {TASK_PATH} failed: "
+        "HTTP 403 Forbidden: no. The key is valid but may not do this: check its permissions in the Gcore portal"
+    ]

@@ -49,6 +49,64 @@ def test_base_url(
     assert hook.transport.core.base_url == base_url
 
 
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("http://api.gcore.test", "http://api.gcore.test"),
+        ("http://10.0.0.7:8080", "http://10.0.0.7:8080"),
+        ("gcore.test", "http://gcore.test"),
+        ("http://[fe80::1]:80", "http://[fe80::1]:80"),
+        ("http://user:k-SECRET-pw@api.gcore.test/cloud", "http://api.gcore.test"),  # never the pasted credentials
+    ],
+)
+def test_plain_http_off_this_machine_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, api: FakeApi, host: str, shown: str
+) -> None:
+    """The key would cross the network in clear; loopback and an explicit extra are the only ways."""
+    conn = {"conn_type": "gcore", "host": host, "schema": "http", "password": "k-SECRET-1"}
+    set_conn(monkeypatch, "gcore_default", conn)
+    with pytest.raises(ConnectionSetupError) as caught:
+        GcoreHook().get_project(4)
+    assert str(caught.value) == (
+        f"Connection 'gcore_default': the API base URL {shown!r} is plain http to a host that is not this machine, "
+        "so the API key would travel unencrypted; use https://, or, for an emulator on another host only, "
+        'set the extra "allow_insecure_http": true'
+    )
+    assert "k-SECRET" not in every_text_of(caught.value)
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("host", "extra"),
+    [
+        ("http://127.0.0.1:9000", {}),
+        ("http://127.3.4.5:9000", {}),
+        ("http://[::1]:9000", {}),
+        ("http://LOCALHOST:9000", {}),
+        ("http://emulator.test:9000", {"allow_insecure_http": True}),
+        ("http://emulator.test:9000", {"allow_insecure_http": " True "}),
+    ],
+)
+def test_plain_http_to_loopback_or_when_allowed_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, host: str, extra: dict[str, Any]
+) -> None:
+    set_conn(monkeypatch, "conn_http", {"conn_type": "gcai", "host": host, "password": "gcai_k", "extra": extra})
+    assert GcaiHook("conn_http").settings().base_url == host
+
+
+@pytest.mark.parametrize("allowed", [False, "false", "yes", ""])
+def test_only_true_allows_plain_http(monkeypatch: pytest.MonkeyPatch, allowed: object) -> None:
+    conn = {
+        "conn_type": "gcore",
+        "host": "http://emulator.test",
+        "password": "k",
+        "extra": {"allow_insecure_http": allowed},
+    }
+    set_conn(monkeypatch, "conn_http_no", conn)
+    with pytest.raises(ConnectionSetupError, match="plain http to a host that is not this machine"):
+        GcoreHook("conn_http_no").settings()
+
+
 @pytest.mark.parametrize("host", ["https://api gcore.test", "ftp://api.gcore.test", "http://:8080"])
 def test_an_unusable_base_url_is_a_setup_error_before_any_request(
     monkeypatch: pytest.MonkeyPatch, api: FakeApi, host: str

@@ -856,7 +856,22 @@ def test_a_holder_that_cannot_be_read_on_resuming_is_logged_and_the_write_goes_a
     event = {**unlocked_event(), "lock_task_id": TASK_ID}
     with capture_logs() as logs:
         assert make_op(deferrable=True, fail_on_lock_error=True).execute_complete({}, event=event) == NEW
-    assert any(f"Could not read how Gcore task {TASK_ID}" in line for line in lines(logs, "warning"))
+    assert f"Gcore task {TASK_ID}, which held the lock, could not be found (HTTP 404): how it ended is unknown" in (
+        lines(logs, "warning")
+    )
+
+
+def test_a_holder_that_fails_to_read_on_resuming_is_logged_with_the_error(api: FakeApi) -> None:
+    api.on("GET", TASK_PATH, Reply(403, {"exception_class": "Forbidden", "message": "no"}))
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PUT", PROJECT_PATH, ok(NEW))
+    event = {**unlocked_event(), "lock_task_id": TASK_ID}
+    with capture_logs() as logs:
+        assert make_op(deferrable=True, fail_on_lock_error=True).execute_complete({}, event=event) == NEW
+    assert lines(logs, "warning") == [
+        f"Could not read how Gcore task {TASK_ID}, which held the lock, ended: Gcore Cloud GET {TASK_PATH} failed: "
+        "HTTP 403 Forbidden: no. The key is valid but may not do this: check its permissions in the Gcore portal"
+    ]
 
 
 @pytest.mark.parametrize("event", RESUMING_EVENTS)

@@ -435,10 +435,18 @@ def test_a_holder_that_cannot_be_read_on_resuming_leaves_no_lock_task(clock: Vir
     api.on("GET", TASK_PATH, fail(404))
     ti = FakeTI()
     event = {**lock_event(), "lock_task_id": TASK_A}
-    assert project_sensor(deferrable=True, fail_on_lock_error=True).execute_complete(context(ti), event) == project(
-        None
-    )
+    with capture_logs() as logs:
+        done = project_sensor(deferrable=True, fail_on_lock_error=True).execute_complete(context(ti), event)
+    assert done == project(None)
     assert "lock_task" not in ti.xcoms
+    # Not "ended": a task Gcore no longer knows tells nothing of how it ended.
+    assert [(entry["log_level"], entry["event"]) for entry in logs] == [
+        (
+            "warning",
+            f"Gcore task {TASK_A}, which held the lock, could not be found (HTTP 404): how it ended is unknown",
+        ),
+        ("info", f"Gcore project {PROJECT} is unlocked"),
+    ]
 
 
 # -- execute_complete: the trigger's event -----------------------------------------------------------

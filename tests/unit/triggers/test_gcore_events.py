@@ -191,10 +191,28 @@ def test_the_first_refused_poll_counts_as_one_in_a_row_and_says_when_the_next_po
     with capture_logs() as logs:
         watch(clock, event_trigger(), seconds=25)
     errors = [entry["event"] for entry in logs if entry["log_level"] == "error"]
-    assert len(errors) == 1
-    assert errors[0].startswith(
-        f"Polling Gcore project {PROJECT} failed (1 in a row); still watching, next poll in 20 s"
-    )
+    assert errors == [
+        f"Polling Gcore project {PROJECT} failed (1 in a row) and polling again cannot fix it: "
+        f"Gcore Cloud GET {PROJECT_PATH} failed: HTTP 401 Error: scripted 401 (request id req-1). Check the Gcore "
+        "connection: its password field must hold the API token alone (the provider sends it as 'APIKey <token>'). "
+        "Still watching: the connection is read again, and the next poll is in 20 s (the pause doubles with each "
+        "such failure in a row, up to 600 s)"
+    ]
+    assert api.sent_at("GET", PROJECT_PATH) == [0.0, 20.0]
+
+
+def test_the_first_failure_past_the_tolerance_counts_as_one_and_says_the_pause(
+    clock: VirtualClock, api: FakeApi
+) -> None:
+    api.on("GET", PROJECT_PATH, status(503), ok(project(None)))
+    with capture_logs() as logs:
+        watch(clock, event_trigger(max_consecutive_errors=0), seconds=25)
+    errors = [entry["event"] for entry in logs if entry["log_level"] == "error"]
+    assert errors == [
+        f"Polling Gcore project {PROJECT} failed (1 in a row, more than the 0 tolerated): "
+        f"Gcore Cloud GET {PROJECT_PATH} failed: HTTP 503 Error: scripted 503 (request id req-1). "
+        "Still watching: the next poll is in 20 s (the pause doubles with each failure past the tolerance, up to 600 s)"
+    ]
     assert api.sent_at("GET", PROJECT_PATH) == [0.0, 20.0]
 
 
@@ -218,15 +236,32 @@ def test_an_unlock_says_how_the_holder_ended(clock: VirtualClock, api: FakeApi) 
     ]
 
 
-def test_an_unlock_whose_holder_cannot_be_read_says_so(clock: VirtualClock, api: FakeApi) -> None:
+def test_an_unlock_whose_holder_is_not_found_says_so(clock: VirtualClock, api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(None)))
     api.on("GET", TASK_A_PATH, status(404))
     with capture_logs() as logs:
         events = watch(clock, event_trigger(), seconds=15)
     assert [e["lock_task"] for e in events] == [None]
     lines = [entry["event"] for entry in logs]
-    assert f"Gcore project {PROJECT} is unlocked; task {TASK_A}, which held the lock, could not be read" in lines
+    assert (
+        f"Gcore project {PROJECT} is unlocked; task {TASK_A}, which held the lock, could not be found (HTTP 404)"
+        in (lines)
+    )
     assert not any("ended" in line for line in lines)
+
+
+def test_an_unlock_whose_holder_cannot_be_read_says_why(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(None)))
+    api.on("GET", TASK_A_PATH, status(403))
+    with capture_logs() as logs:
+        events = watch(clock, event_trigger(), seconds=15)
+    assert [e["lock_task"] for e in events] == [None]
+    warnings = [entry["event"] for entry in logs if entry["log_level"] == "warning"]
+    assert warnings == [
+        f"Gcore project {PROJECT} is unlocked; task {TASK_A}, which held the lock, could not be read: "
+        f"Gcore Cloud GET {TASK_A_PATH} failed: HTTP 403 Error: scripted 403 (request id req-1). "
+        "The key is valid but may not do this: check its permissions in the Gcore portal"
+    ]
 
 
 def test_a_watch_shares_its_poll_with_a_wait_on_the_same_project(clock: VirtualClock, api: FakeApi) -> None:
