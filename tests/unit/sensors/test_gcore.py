@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import types
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -127,7 +128,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch, clock: VirtualClock) -> Iterator[lis
 def project_sensor(**kwargs: Any) -> GcoreProjectUnlockedSensor:
     kwargs.setdefault("deferrable", False)
     return GcoreProjectUnlockedSensor(
-        task_id="wait_unlocked", project_id=PROJECT, gcore_conn_id=CONN, poke_interval=5, **kwargs
+        task_id="wait_unlocked", project_id=PROJECT, gcore_conn_id=CONN, **{"poke_interval": 5, **kwargs}
     )
 
 
@@ -551,3 +552,33 @@ def test_a_sensor_reads_its_connection_once_for_all_its_pokes(
     assert sensor.poke(ctx) is False
     assert isinstance(sensor.poke(ctx), PokeReturnValue)
     assert reads == [CONN]
+
+
+# -- apache/airflow#71172: reschedule pokes under 15 s ------------------------------------------------
+
+
+def test_reschedule_under_15_s_warns_when_the_dag_is_parsed() -> None:
+    with pytest.warns(UserWarning) as caught:
+        project_sensor(mode="reschedule", poke_interval=14.9)
+
+    assert [str(warning.message) for warning in caught] == [
+        "Task 'wait_unlocked': mode='reschedule' with poke_interval 14.9 s can be marked FAILED at random by "
+        "Airflow's scheduler (apache/airflow#71172, open in Airflow 3.3.2). Use a poke_interval of 15 s or more, "
+        "or deferrable=True."
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mode": "reschedule", "poke_interval": 15},
+        {"mode": "reschedule", "poke_interval": timedelta(seconds=15)},
+        {"mode": "poke", "poke_interval": 5},
+        {"mode": "reschedule", "poke_interval": 5, "deferrable": True},
+    ],
+    ids=["reschedule-15s", "reschedule-timedelta-15s", "poke-5s", "deferrable"],
+)
+def test_no_warning_where_the_bug_does_not_bite(kwargs: dict[str, Any]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GcoreTaskSensor(task_id="wait_task", gcore_task_id=TASK_A, gcore_conn_id=CONN, **kwargs)
