@@ -88,9 +88,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(SUITE_TIMEOUTS[suite])
 
 
+#: Left by others who remove them at this process's exit: pytest's ``tmp_path`` base, and
+#: multiprocessing's ``pymp-*`` folder (its own atexit finalizer removes it; one appeared in the
+#: distributed suite, which starts no process pool itself).
+_CLEANED_AT_EXIT: tuple[str, ...] = ("pytest-of-", "pymp-")
+
+
 def leftovers() -> list[str]:
-    """What the session left in its temporary directory, pytest's own ``tmp_path`` base aside."""
-    return sorted(p.name for p in _TMP.iterdir() if not p.name.startswith("pytest-of-"))
+    """What the session left in its temporary directory, beyond what is removed at exit anyway."""
+    return sorted(p.name for p in _TMP.iterdir() if not p.name.startswith(_CLEANED_AT_EXIT))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
