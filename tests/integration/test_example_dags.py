@@ -165,7 +165,9 @@ async def _watch_one_unlock_edge(trigger: GcoreProjectUnlockedEventTrigger, emul
         async with asyncio.timeout(WATCH_LIMIT):
             await polls_past(0)  # a first poll found the project unlocked
             lock = emulator.lock_gcore_project(trigger.project_id)
-            await polls_past(_lock_reads(emulator, trigger.project_id))  # a poll saw the lock
+            # Two polls past the lock, not one: a poll answered just before the lock may be
+            # journaled just after it; the second one began after the first was answered.
+            await polls_past(_lock_reads(emulator, trigger.project_id) + 1)
             emulator.finish_task(lock)
             while not events:
                 await asyncio.sleep(0.02)
