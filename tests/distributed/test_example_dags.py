@@ -12,6 +12,8 @@ from .support import gcai_writes, gcore_writes, run_id
 
 pytestmark = pytest.mark.distributed
 
+# Not gcore_project_unlocked: it runs when its AssetWatcher fires, never on `dags trigger` alone,
+# and it stays paused on the cluster (DAGs are paused at creation), so its watch never starts there.
 EXAMPLES = ("gcai_bulk_instructions", "gcore_wait_for_task", "projects_release_rollout")
 
 
