@@ -90,7 +90,7 @@ GCORE_REPLACE_METHODS: Final = ("auto", "PUT", "PATCH")
 
 
 def gcore_replace_method(value: Any, field: str = "method") -> str:
-    """``auto`` (PUT, then PATCH on 405), ``PUT`` or ``PATCH``."""
+    """``PATCH`` (the default), ``PUT``, or ``auto`` (PUT, then PATCH on 405)."""
     if value not in GCORE_REPLACE_METHODS:
         raise refusal(field, f"must be one of {', '.join(map(repr, GCORE_REPLACE_METHODS))}", value)
     return str(value)

@@ -117,8 +117,9 @@ def run() -> dict[str, Any]:
     rows: list[list[object]] = []
     logs: list[str] = []
     all_ok = True
-    # The main table counts on the edition that still accepts PUT; the rows after it switch to the
-    # current one (2026-08), where a replace pays one 405 per worker process, then goes by PATCH.
+    # The main table counts on the edition that still accepts PUT (the default write, PATCH, is the
+    # same on both); the rows after it switch to the current one (2026-08): the default still sends
+    # one PATCH, while method="auto" pays one 405 per worker process, then goes by PATCH.
     with ProjectsEmulator(edition="2026-05") as emu:
         os.environ.update(emu.airflow_connection_env())
         counter = iter(range(1, 1_000_000))
@@ -161,7 +162,7 @@ def run() -> dict[str, Any]:
         measure("replace, unlocked project (check_lock=True, default)", 2, "2", replace_unlocked())
         measure("replace, unlocked project, check_lock=False", 1, "1", replace_unlocked(check_lock=False))
         measure("replace, project already as asked (no-op)", 1, "1", replace_same)
-        measure("replace with method='PATCH', unlocked", 2, "2", replace_unlocked(method="PATCH"))
+        measure("replace with method='auto' (PUT accepted), unlocked", 2, "2", replace_unlocked(method="auto"))
 
         for polls in (3, 10):
 
@@ -189,8 +190,10 @@ def run() -> dict[str, Any]:
             measure(f"replace after a lock of N={polls} polls, deferrable", polls + 3, "N+3", deferred)
 
         emu.edition = "2026-08"
-        measure("edition 2026-08: replace, unlocked, first in the process", 3, "3 (PUT 405, PATCH)", replace_unlocked())
-        measure("edition 2026-08: replace, unlocked, later", 2, "2 (PATCH remembered)", replace_unlocked())
+        measure("edition 2026-08: replace, unlocked (default PATCH)", 2, "2", replace_unlocked())
+        first, later = "edition 2026-08: method='auto', unlocked, first in the process", "... method='auto', later"
+        measure(first, 3, "3 (PUT 405, PATCH)", replace_unlocked(method="auto"))
+        measure(later, 2, "2 (PATCH remembered)", replace_unlocked(method="auto"))
         emu.edition = "2026-05"
 
         gcai_id = emu.gcai_project_ids[0]

@@ -179,7 +179,8 @@ def _run_examples(edition: str) -> int:
     failed = 0
     with ProjectsEmulator(edition=edition) as emu:
         os.environ.update(emu.airflow_connection_env())
-        put = "PUT accepted" if edition == "2026-05" else "PUT answers 405: the replace goes by PATCH"
+        # The replace's default write is PATCH, listed by both editions: only PUT differs between them.
+        put = "PUT still accepted" if edition == "2026-05" else "PUT answers 405"
         print(f"\n##### Gcore spec edition {edition} ({put})")
         print(f"Emulator: Gcore {emu.gcore_url}, GC AI {emu.gcai_url}")
 

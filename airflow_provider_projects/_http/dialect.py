@@ -135,7 +135,7 @@ class GcoreDialect(Dialect):
             return (
                 "Gcore deprecated PUT /cloud/v1/projects/{project_id} (2025-12) and this endpoint no longer "
                 "accepts it; its successor is PATCH /cloud/v1/projects/{project_id}. "
-                "Use method='auto' (the default) or method='PATCH' on GcoreReplaceProjectOperator"
+                "Use method='PATCH' (the default) or method='auto' on GcoreReplaceProjectOperator"
             )
         return None
 

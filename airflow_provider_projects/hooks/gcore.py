@@ -9,11 +9,12 @@ from airflow_provider_projects import validation
 from airflow_provider_projects._http.dialect import GcoreDialect
 from airflow_provider_projects.errors import MethodNotAllowedError, ProjectsApiError
 from airflow_provider_projects.hooks.base import ProjectsApiHook, call_timeout
+from airflow_provider_projects.hooks.settings import shown_url
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreTask
 from airflow_provider_projects.provider_info import GCORE_BASE_URL
 from airflow_provider_projects.waiting import Wait, WaitOutcome, poll_flow
 
-#: How a replace writes: ``"auto"`` (PUT, then PATCH where PUT answers 405), or only one of them.
+#: How a replace writes: ``"PATCH"`` (the default), ``"PUT"``, or ``"auto"`` (PUT, then PATCH where PUT answers 405).
 ReplaceMethod = Literal["auto", "PUT", "PATCH"]
 
 #: (connection id, base URL) pairs whose PUT answered 405 in this process: ``auto`` goes straight
@@ -60,19 +61,20 @@ class GcoreHook(ProjectsApiHook):
         *,
         name: str,
         description: str | None = None,
-        method: ReplaceMethod = "auto",
+        method: ReplaceMethod = "PATCH",
         timeout: float | None = None,
     ) -> GcoreProject:
         """Replace the project's name and description; a description not given is cleared.
 
-        ``method="PUT"`` sends ``PUT /cloud/v1/projects/{project_id}`` with both fields
-        (``"description": null`` clears it). Gcore deprecated that PUT and its current spec
-        (2026-08) no longer lists it; its successor ``PATCH`` changes exactly the fields sent, so a
-        PATCH carrying both fields is the same replacement. PATCH types ``description`` as a plain
-        string, never null, so a cleared description is sent as ``""``. ``method="auto"`` (the
-        default) sends PUT and, on 405 (which applied nothing), the same replacement by PATCH, and
-        remembers for this process and connection to send PATCH first. A 409 raises
-        :class:`LockConflictError` naming the task that holds the lock.
+        ``method="PATCH"`` (the default) sends ``PATCH /cloud/v1/projects/{project_id}`` with both
+        fields: PATCH changes exactly the fields sent, so carrying both makes it a replacement.
+        PATCH types ``description`` as a plain string, never null, so a cleared description is sent
+        as ``""``. Both spec editions (2026-05 and the current 2026-08) list PATCH, so it is one
+        write everywhere. ``method="PUT"`` sends the deprecated ``PUT`` (``"description": null``
+        clears it), which the current edition no longer lists (405). ``method="auto"`` sends PUT
+        and, on 405 (which applied nothing), the same replacement by PATCH, and remembers for this
+        process and connection to send PATCH first. A 409 raises :class:`LockConflictError`
+        naming the task that holds the lock.
         """
         method = validation.gcore_replace_method(method)  # type: ignore[assignment]
         path = project_path(validation.gcore_project_id(project_id))
@@ -85,7 +87,7 @@ class GcoreHook(ProjectsApiHook):
             except MethodNotAllowedError:
                 if method == "PUT":
                     raise
-                self._remember_put_removed(memory)
+                self._remember_put_removed(memory, path)
         return self._send_replacement("PATCH", path, name, "" if description is None else description, timeout)
 
     def _send_replacement(
@@ -94,16 +96,17 @@ class GcoreHook(ProjectsApiHook):
         body = {"name": name, "description": description}
         return self.transport.call(method, path, GcoreProject, json_body=body, timeout=call_timeout(timeout))
 
-    def _remember_put_removed(self, memory: tuple[str, str]) -> None:
+    def _remember_put_removed(self, memory: tuple[str, str], path: str) -> None:
         with _put_removed_lock:
             first = memory not in _put_removed
             _put_removed.add(memory)
         if first:
+            # The real URL, not a template: the Airflow UI turns URLs in task logs into links.
             self.log.warning(
-                "Gcore answered 405 to PUT %s/cloud/v1/projects/{project_id}: PUT is deprecated (since 2025-12) and "
-                "gone from Gcore's current API; sending the same replacement with PATCH, and PATCH first from now "
-                "on for connection %r in this process. Set method='PATCH' to skip the PUT.",
-                memory[1],
+                "Gcore answered 405 to PUT %s: PUT is deprecated (since 2025-12) and gone from Gcore's current "
+                "API; sending the same replacement with PATCH, and PATCH first from now on for connection %r in "
+                "this process. Leave method at its default ('PATCH') to skip the PUT.",
+                shown_url(memory[1] + path),
                 self.conn_id,
             )
 

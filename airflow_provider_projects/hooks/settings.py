@@ -10,7 +10,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_projects._http.retry import RetryPolicy
 from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Network, Secret, Timeout
@@ -56,6 +56,12 @@ def base_url(host: str | None, schema: str | None, port: int | None, conn_id: st
     return host
 
 
+def shown_url(url: str) -> str:
+    """``url`` fit for a log line or an error: without any ``user:password@`` pasted into the host."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def refuse_plain_http(url: str, allow_insecure_http: Any, conn_id: str) -> None:
     """Refuse an ``http://`` base URL off this machine: the API key would cross the network in clear.
 
@@ -67,7 +73,7 @@ def refuse_plain_http(url: str, allow_insecure_http: Any, conn_id: str) -> None:
         return
     if allow_insecure_http is True or str(allow_insecure_http).strip().lower() == "true":
         return
-    shown = f"http://{parts.netloc.rpartition('@')[2]}"  # without any user:password@ pasted into the host
+    shown = shown_url(f"http://{parts.netloc}")
     raise ConnectionSetupError(
         f"Connection {conn_id!r}: the API base URL {shown!r} is plain http to a host that is not this machine, "
         "so the API key would travel unencrypted; use https://, or, for an emulator on another host only, "

@@ -29,10 +29,11 @@ Replacement = dict[str, str | None]
 class GcoreReplaceProjectOperator(LockAwareOperator):
     """Replace a Gcore Cloud project's ``name`` and ``description``.
 
-    A replace sets both fields: a ``description`` not given (``None``) is cleared. It is sent by
-    ``PUT /cloud/v1/projects/{id}`` and, where Gcore has removed that deprecated PUT (405), by
-    ``PATCH`` with both fields (``method="auto"``, the default); PATCH clears a description with
-    ``""``, since its spec types the field as a plain string.
+    A replace sets both fields: a ``description`` not given (``None``) is cleared. It is sent as
+    one ``PATCH /cloud/v1/projects/{id}`` carrying both fields (``method="PATCH"``, the default),
+    which every Gcore spec edition lists; PATCH clears a description with ``""``, since its spec
+    types the field as a plain string. The deprecated ``PUT`` (gone from Gcore's current API,
+    405) is sent only when asked for.
 
     The operator is lock-aware: it reads the project first and, while a Gcore task holds a lock on
     it (``task_id`` set), waits for the lock to clear before writing (on the worker it polls the
@@ -47,8 +48,9 @@ class GcoreReplaceProjectOperator(LockAwareOperator):
     :param name: new name, 3-63 characters matching Gcore's pattern (templated).
     :param description: new description, at most 255 characters; ``None`` clears it (templated).
     :param gcore_conn_id: the ``gcore`` connection.
-    :param method: ``"auto"`` (PUT, then PATCH on 405; remembered per process and connection),
-        ``"PUT"`` (never falls back) or ``"PATCH"`` (never tries PUT).
+    :param method: ``"PATCH"`` (the default: one write, never tries PUT), ``"auto"`` (PUT, then
+        PATCH on 405; remembered per process and connection, but each Airflow task runs in a new
+        process, so on today's API every replace pays a 405) or ``"PUT"`` (never falls back).
     :param poll_interval: seconds between polls while waiting for a lock (default 10).
     :param lock_timeout: seconds the whole lock wait may take (default 1800).
     :param check_lock: read the project before writing and wait for its lock (default True).
@@ -69,7 +71,7 @@ class GcoreReplaceProjectOperator(LockAwareOperator):
         name: str,
         description: str | None = None,
         gcore_conn_id: str = "gcore_default",
-        method: ReplaceMethod = "auto",
+        method: ReplaceMethod = "PATCH",
         poll_interval: float = defaults.POLL_INTERVAL,
         lock_timeout: float = defaults.LOCK_TIMEOUT,
         check_lock: bool = True,

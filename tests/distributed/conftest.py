@@ -56,7 +56,8 @@ def emulator(cluster: Cluster) -> Iterator[ProjectsEmulator]:
     """The emulator, with the cluster's ``gcore_default`` and ``gcai_default`` connections pointing at it."""
     # The 2026-05 edition, where PUT is applied: the scenarios count writes per project from the
     # journal, which keeps requests, not answers, so a PUT refused with 405 (2026-08) would count as
-    # one. The 405 fallback itself is covered by tests/integration and tests/reliability.
+    # one. The replace's default write, PATCH, is the same on both editions; the 405 fallback of
+    # method="auto" is covered by tests/integration and tests/reliability.
     with ProjectsEmulator(gcore_port=GCORE_PORT, gcai_port=GCAI_PORT, edition="2026-05") as emu:
         store_connections(cluster, emu)
         yield emu

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-#: The methods that change a Gcore project: PUT (the replace), PATCH (the same replace after PUT's removal).
-WRITE_METHODS = ("PUT", "PATCH")
+#: The methods that change a Gcore project: PATCH (the replace's default), PUT (``method="PUT"`` or ``"auto"``).
+WRITE_METHODS = ("PATCH", "PUT")
 
 
 def gcore_writes(emu: Any, project_id: int) -> list[Any]:

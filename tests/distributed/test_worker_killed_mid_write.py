@@ -39,7 +39,8 @@ def guard_record(cluster: Cluster, run: str) -> dict[str, Any] | None:
 
 def test_retry_after_a_killed_worker_writes_once(cluster: Cluster, emulator: Any, figures: dict[str, Any]) -> None:
     project = emulator.add_gcore_project("midwrite-old", description="before")
-    stall = emulator.add_fault("gcore", "PUT", rf"/cloud/v1/projects/{project}", delay=120, times=1)
+    # The replace's write: PATCH, its default method.
+    stall = emulator.add_fault("gcore", "PATCH", rf"/cloud/v1/projects/{project}", delay=120, times=1)
     target = {"project_id": project, "name": "midwrite-new", "description": "after"}
     run = cluster.trigger(DAG, run_id("midwrite"), {"targets": [target]})
     try:

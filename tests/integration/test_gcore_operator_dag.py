@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,14 @@ with DAG(
 """
 
 
+#: A warning record as the task log prints it (``... [warning  ] ...``) or as caplog does (``WARNING  ...``).
+WARNING_LINE = re.compile(r"^WARNING\s|\[warning\s*\]")
+
+
+def warning_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if WARNING_LINE.search(line)]
+
+
 def gcore_calls(emulator: ProjectsEmulator) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in emulator.requests(api="gcore")]
 
@@ -101,11 +110,8 @@ def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return runs
 
 
-def first_write(emulator: ProjectsEmulator) -> list[tuple[str, str]]:
-    """The requests of a replace's first write: PUT where the edition has it, else PUT (405) then PATCH."""
-    if emulator.edition == "2026-05":
-        return [("PUT", PROJECT_PATH)]
-    return [("PUT", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
+#: A replace's write with the default ``method="PATCH"``: one request, on either edition.
+WRITE = [("PATCH", PROJECT_PATH)]
 
 
 BOTH_EDITIONS = pytest.mark.parametrize("emulator", ["2026-05", "2026-08"], indirect=True)
@@ -113,21 +119,29 @@ BOTH_EDITIONS = pytest.mark.parametrize("emulator", ["2026-05", "2026-08"], indi
 
 @BOTH_EDITIONS
 def test_unlocked_project_is_replaced_and_the_xcom_is_the_emulator_state(
-    emulator: ProjectsEmulator, run_dag: Callable[..., DagRunReport]
+    emulator: ProjectsEmulator,
+    run_dag: Callable[..., DagRunReport],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """With default arguments: a read and one write (PATCH, listed by both editions), no warning."""
     report = run_dag(dag_source("gcore_replace_unlocked"), "gcore_replace_unlocked")
+    output = "\n".join([*capsys.readouterr(), caplog.text])
 
     assert report.failures == {}
     project = emulator.gcore_project(PID)
     assert (project["name"], project["description"]) == (NEW_NAME, NEW_DESCRIPTION)
     assert report.xcom("replace") == project
     assert emulator.gcore_project_revision(PID) == 1
-    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), *first_write(emulator)]
-    put = emulator.requests(api="gcore")[-1]
-    assert put.body == {"name": NEW_NAME, "description": NEW_DESCRIPTION}
-    assert put.headers["authorization"] == "APIKey <redacted>"
-    assert put.headers["content-type"] == "application/json"
-    assert put.headers["user-agent"].startswith("airflow-provider-projects/")
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), *WRITE]
+    write = emulator.requests(api="gcore")[-1]
+    assert write.status == 200
+    assert write.body == {"name": NEW_NAME, "description": NEW_DESCRIPTION}
+    assert write.headers["authorization"] == "APIKey <redacted>"
+    assert write.headers["content-type"] == "application/json"
+    assert write.headers["user-agent"].startswith("airflow-provider-projects/")
+    assert "405" not in output
+    assert warning_lines(output) == []
 
 
 @BOTH_EDITIONS
@@ -156,12 +170,12 @@ def test_a_locked_project_is_written_once_the_lock_ends(
 
     task_path = f"/cloud/v1/tasks/{lock}"
     seen = gcore_calls(emulator)
-    write = first_write(emulator)
+    write = WRITE
     if check_lock:  # GET project (locked), GET task..., GET project, the write
         head, polls, tail = seen[:1], seen[1 : -1 - len(write)], seen[-1 - len(write) :]
         assert head == [("GET", PROJECT_PATH)]
         assert tail == [("GET", PROJECT_PATH), *write]
-    else:  # the write (409), GET task..., the write again (by PATCH at once where PUT answered 405)
+    else:  # the write (409), GET task..., the write again
         head, polls, tail = seen[: len(write)], seen[len(write) : -1], seen[-1:]
         assert head == write
         assert tail == [write[-1]]
@@ -190,7 +204,7 @@ def test_auto_falls_back_to_patch_where_put_is_gone_and_remembers_it(
 ) -> None:
     emulator.edition = "2026-08"
 
-    first = run_dag(dag_source("gcore_replace_auto_first"), "gcore_replace_auto_first")
+    first = run_dag(dag_source("gcore_replace_auto_first", method="auto"), "gcore_replace_auto_first")
 
     assert first.failures == {}
     project = emulator.gcore_project(PID)
@@ -198,11 +212,19 @@ def test_auto_falls_back_to_patch_where_put_is_gone_and_remembers_it(
     # The 405 applied nothing, so the same replacement goes by PATCH, once.
     assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     output = "\n".join([*capsys.readouterr(), caplog.text])
-    assert output.count("Gcore answered 405 to PUT") == 1
+    # One warning, naming the URL really sent with the project id filled in (the UI links it).
+    [warning] = warning_lines(output)
+    assert (
+        f"Gcore answered 405 to PUT {emulator.gcore_url}{PROJECT_PATH}: PUT is deprecated (since 2025-12) and "
+        "gone from Gcore's current API; sending the same replacement with PATCH, and PATCH first from now on "
+        "for connection 'gcore_default' in this process. Leave method at its default ('PATCH') to skip the PUT. "
+    ) in warning
     assert emulator.gcore_key not in output
 
     emulator.clear_journal()
-    again = run_dag(dag_source("gcore_replace_auto_again", name="analytics-again"), "gcore_replace_auto_again")
+    again = run_dag(
+        dag_source("gcore_replace_auto_again", name="analytics-again", method="auto"), "gcore_replace_auto_again"
+    )
 
     assert again.failures == {}
     assert gcore_calls(emulator) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]  # remembered: no second PUT
@@ -254,7 +276,7 @@ def test_a_409_that_is_not_a_lock_fails_at_once(
 
     assert report.failures == {"replace": "failed"}
     # Judged once, from the 409 itself: no holder named, so no extra read and no wait.
-    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), *first_write(emulator)]
+    assert gcore_calls(emulator) == [("GET", PROJECT_PATH), *WRITE]
     assert emulator.gcore_project(PID)["name"] == "analytics"
     captured = capsys.readouterr()
     output = "\n".join([captured.out, captured.err, caplog.text])

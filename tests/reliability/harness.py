@@ -49,9 +49,10 @@ from projects_emulator import ProjectsEmulator
 #: Where the fake clock starts (an epoch in 2030: far from the real time on purpose, so any code
 #: reading the real clock where it should read the injected one shows up as a wrong deadline).
 START = 1_900_000_000.0
-#: The fault matrix counts the requests of each fault on the write itself, so it runs on the edition
-#: that still accepts PUT; the rows of the current edition (PUT answers 405, then PATCH) set it.
-MATRIX_EDITION = "2026-05"
+#: Gcore's current edition (PUT answers 405): the default replace sends one PATCH, which every
+#: edition lists, so each fault on the write is counted on the API as it is today; the rows about
+#: the 2026-05 edition (PUT still listed) set it.
+MATRIX_EDITION = "2026-08"
 #: The Gcore project every scenario works on (seeded: "analytics", "Dashboards and reports").
 GCORE_PID = 2
 NEW_NAME = "analytics-2026"

@@ -86,6 +86,12 @@ def current_edition(world: World) -> None:
     world.emu.edition = "2026-08"
 
 
+def put_edition(world: World) -> None:
+    """Gcore's 2026-05 spec edition, which still lists PUT (and PATCH)."""
+    assert world.emu is not None
+    world.emu.edition = "2026-05"
+
+
 def retry_after_date(route: Route, seconds: float) -> Step:
     """429 whose ``Retry-After`` is an HTTP date ``seconds`` ahead of the (fake) clock."""
 
@@ -220,7 +226,8 @@ def scenario(
     )
 
 
-PUT: Route = ("gcore", "PUT", PROJECT)
+#: The replace's write: with the default ``method="PATCH"``, one PATCH on either edition.
+WRITE: Route = ("gcore", "PATCH", PROJECT)
 GET_PROJECT: Route = ("gcore", "GET", PROJECT)
 GET_TASK: Route = ("gcore", "GET", TASK)
 PATCH: Route = ("gcai", "PATCH", GCAI)
@@ -232,12 +239,19 @@ TIMEOUT = 1.0
 _R = "replace"
 REPLACE = [
     scenario(
-        _R, "no-fault", outcome="success", requests=2, mutating=1, applied=1, slept=0, fault_text="none (GET, then PUT)"
+        _R,
+        "no-fault",
+        outcome="success",
+        requests=2,
+        mutating=1,
+        applied=1,
+        slept=0,
+        fault_text="none (GET, then PATCH)",
     ),
     scenario(
-        _R, "429-retry-after-seconds", outcome="success", requests=3, mutating=2, applied=1, slept=7.35, route=PUT
+        _R, "429-retry-after-seconds", outcome="success", requests=3, mutating=2, applied=1, slept=7.35, route=WRITE
     ),
-    scenario(_R, "429-retry-after-date", outcome="success", requests=3, mutating=2, applied=1, slept=30.5, route=PUT),
+    scenario(_R, "429-retry-after-date", outcome="success", requests=3, mutating=2, applied=1, slept=30.5, route=WRITE),
     scenario(
         _R,
         "429-retry-after-over-cap",
@@ -246,12 +260,14 @@ REPLACE = [
         mutating=1,
         applied=0,
         slept=0,
-        route=PUT,
+        route=WRITE,
         message=("600",),
     ),
-    scenario(_R, "503-burst", outcome="success", requests=5, mutating=4, applied=1, slept=5.25, route=PUT),
-    scenario(_R, "503-always", outcome="ServerError", requests=6, mutating=5, applied=0, slept=11.25, route=PUT),
-    scenario(_R, "500", outcome="ServerError", requests=2, mutating=1, applied=0, slept=0, route=PUT, note=NOT_RETRIED),
+    scenario(_R, "503-burst", outcome="success", requests=5, mutating=4, applied=1, slept=5.25, route=WRITE),
+    scenario(_R, "503-always", outcome="ServerError", requests=6, mutating=5, applied=0, slept=11.25, route=WRITE),
+    scenario(
+        _R, "500", outcome="ServerError", requests=2, mutating=1, applied=0, slept=0, route=WRITE, note=NOT_RETRIED
+    ),
     scenario(
         _R,
         "500-on-read",
@@ -264,7 +280,7 @@ REPLACE = [
         kind="500",
         fault_text="500 once on the GET",
     ),
-    scenario(_R, "502-html", outcome="success", requests=3, mutating=2, applied=1, slept=0.75, route=PUT),
+    scenario(_R, "502-html", outcome="success", requests=3, mutating=2, applied=1, slept=0.75, route=WRITE),
     scenario(
         _R,
         "502-html-always",
@@ -273,10 +289,10 @@ REPLACE = [
         mutating=5,
         applied=0,
         slept=11.25,
-        route=PUT,
+        route=WRITE,
         message=("502 Bad Gateway",),
     ),
-    scenario(_R, "dropped", outcome="success", requests=3, mutating=2, applied=1, slept=0.75, route=PUT),
+    scenario(_R, "dropped", outcome="success", requests=3, mutating=2, applied=1, slept=0.75, route=WRITE),
     scenario(
         _R,
         "read-timeout",
@@ -285,7 +301,7 @@ REPLACE = [
         mutating=2,
         applied=2,
         slept=0.75,
-        route=PUT,
+        route=WRITE,
         timeout=TIMEOUT,
         note=IDEMPOTENT,
     ),
@@ -309,7 +325,7 @@ REPLACE = [
         mutating=1,
         applied=1,
         slept=0,
-        route=PUT,
+        route=WRITE,
         note="the write was applied but its answer is unusable, so the task fails; a re-run reads the project "
         "first and skips a write that is already in place",
     ),
@@ -333,8 +349,8 @@ REPLACE = [
         mutating=1,
         applied=0,
         slept=0,
-        fault_text="200 without task_id answering the PUT",
-        setup=(without(PUT, "task_id", _replaced_project),),
+        fault_text="200 without task_id answering the PATCH",
+        setup=(without(WRITE, "task_id", _replaced_project),),
         message=("task_id",),
     ),
     scenario(
@@ -413,9 +429,10 @@ REPLACE = [
         mutating=2,
         applied=1,
         slept=0,
-        fault_text="PUT removed upstream (405): method='auto' sends the same replacement by PATCH",
+        fault_text="PUT removed upstream (405), method='auto': the same replacement goes by PATCH",
         setup=(current_edition,),
-        note="the 405 applied nothing, so the one PATCH is the only write",
+        kwargs={"method": "auto"},
+        note="the 405 applied nothing, so the one PATCH is the only write; each task process pays the 405 once",
     ),
     scenario(
         _R,
@@ -438,9 +455,20 @@ REPLACE = [
         mutating=1,
         applied=1,
         slept=0,
-        fault_text="PUT removed upstream, method='PATCH'",
+        fault_text="PUT removed upstream, method='PATCH' (the default, given explicitly)",
         setup=(current_edition,),
         kwargs={"method": "PATCH"},
+    ),
+    scenario(
+        _R,
+        "put-edition",
+        outcome="success",
+        requests=2,
+        mutating=1,
+        applied=1,
+        slept=0,
+        fault_text="the 2026-05 edition, which still lists PUT: the default still sends one PATCH",
+        setup=(put_edition,),
     ),
     scenario(
         _R,

@@ -102,7 +102,7 @@ def test_replace_lock_wait_survives_a_triggerer_restart(world: World, emu: Proje
     )
     assert (result["name"], result["description"], result["task_id"]) == (NEW_NAME, NEW_DESCRIPTION, None)
     methods = [r.method for r in emu.requests()]
-    assert methods == ["GET", "GET", "GET", "GET", "PUT"]  # read, poll | restart | poll, read, write once
+    assert methods == ["GET", "GET", "GET", "GET", "PATCH"]  # read, poll | restart | poll, read, write once
     assert emu.gcore_project_revision(GCORE_PID) == 1
 
 

@@ -345,7 +345,7 @@ HINTS = [
         405,
         "Gcore deprecated PUT /cloud/v1/projects/{project_id} (2025-12) and this endpoint no longer "
         "accepts it; its successor is PATCH /cloud/v1/projects/{project_id}. "
-        "Use method='auto' (the default) or method='PATCH' on GcoreReplaceProjectOperator",
+        "Use method='PATCH' (the default) or method='auto' on GcoreReplaceProjectOperator",
     ),
     (
         GcaiDialect(),

@@ -106,10 +106,26 @@ def warnings_in(logs: list[dict[str, Any]]) -> list[str]:
 # -- the replace request on the wire ------------------------------------------------------------
 
 
-def test_replace_without_description_sends_put_with_description_null(hook: GcoreHook, api: FakeApi) -> None:
+def test_replace_by_default_sends_one_patch_with_both_fields(hook: GcoreHook, api: FakeApi) -> None:
+    api.on("PATCH", PATH, ok({**PROJECT, "name": "analytics-2026", "description": ""}))
+
+    with capture_logs() as logs:
+        result = hook.replace_project(PID, name="analytics-2026")
+
+    [sent] = api.requests
+    assert (sent.method, sent.url) == ("PATCH", BASE + PATH)
+    assert sent.headers["Authorization"] == f"APIKey {KEY}"
+    assert sent.headers["Content-Type"] == "application/json"
+    # Both keys: PATCH changes only the fields sent; its spec types description as a string, so "".
+    assert body_of(sent) == {"name": "analytics-2026", "description": ""}
+    assert warnings_in(logs) == []
+    assert (result.name, result.description) == ("analytics-2026", "")
+
+
+def test_put_without_description_sends_description_null(hook: GcoreHook, api: FakeApi) -> None:
     api.on("PUT", PATH, ok({**PROJECT, "name": "analytics-2026", "description": None}))
 
-    result = hook.replace_project(PID, name="analytics-2026")
+    result = hook.replace_project(PID, name="analytics-2026", method="PUT")
 
     [sent] = api.requests
     assert (sent.method, sent.url) == ("PUT", BASE + PATH)
@@ -159,9 +175,10 @@ def test_auto_on_405_sends_the_same_replacement_by_patch_and_warns_once(hook: Gc
     api.on("PATCH", PATH, ok({**PROJECT, "name": "analytics-2026", "description": ""}))
 
     with capture_logs() as logs:
-        first = hook.replace_project(PID, name="analytics-2026")
-        second = hook.replace_project(PID, name="analytics-2026", description="Q4 data")
-        third = GcoreHook().replace_project(PID, name="analytics-2026")  # another hook, same process and connection
+        first = hook.replace_project(PID, name="analytics-2026", method="auto")
+        second = hook.replace_project(PID, name="analytics-2026", description="Q4 data", method="auto")
+        # another hook, same process and connection
+        third = GcoreHook().replace_project(PID, name="analytics-2026", method="auto")
 
     assert calls(api) == [("PUT", PATH), ("PATCH", PATH), ("PATCH", PATH), ("PATCH", PATH)]
     assert [body_of(r) for r in api.requests] == [
@@ -176,7 +193,7 @@ def test_auto_on_405_sends_the_same_replacement_by_patch_and_warns_once(hook: Gc
     assert "405" in warned[0]
     assert "PATCH" in warned[0]
     assert "'gcore_default'" in warned[0]
-    assert "method='PATCH'" in warned[0]
+    assert "method at its default ('PATCH')" in warned[0]
     assert KEY not in warned[0]
     assert gcore._put_removed == {("gcore_default", BASE)}
 
@@ -188,14 +205,14 @@ def test_two_replacements_racing_into_the_405_warn_once(hook: GcoreHook, api: Fa
     def gone(request: Any) -> Reply:
         if not racing:  # while the first PUT is in flight, a second replacement runs to its end
             racing.append(None)
-            racing[0] = GcoreHook().replace_project(PID, name="analytics-2026")
+            racing[0] = GcoreHook().replace_project(PID, name="analytics-2026", method="auto")
         return GONE_405
 
     api.on("PUT", PATH, gone)
     api.on("PATCH", PATH, ok({**PROJECT, "name": "analytics-2026", "description": ""}))
 
     with capture_logs() as logs:
-        hook.replace_project(PID, name="analytics-2026")
+        hook.replace_project(PID, name="analytics-2026", method="auto")
 
     assert calls(api) == [("PUT", PATH), ("PUT", PATH), ("PATCH", PATH), ("PATCH", PATH)]
     assert racing[0] is not None
@@ -212,8 +229,8 @@ def test_the_memory_of_a_removed_put_is_per_connection(
     api.on("PUT", PATH, GONE_405, ok(NEW))
     api.on("PATCH", PATH, ok(NEW))
 
-    hook.replace_project(PID, name="analytics-2026", description="Q4 data")
-    GcoreHook("gcore_other").replace_project(PID, name="analytics-2026", description="Q4 data")
+    hook.replace_project(PID, name="analytics-2026", description="Q4 data", method="auto")
+    GcoreHook("gcore_other").replace_project(PID, name="analytics-2026", description="Q4 data", method="auto")
 
     assert calls(api) == [("PUT", PATH), ("PATCH", PATH), ("PUT", PATH)]
 
@@ -244,7 +261,7 @@ def test_a_405_on_patch_is_raised(hook: GcoreHook, api: FakeApi) -> None:
     api.on("PATCH", PATH, gcore_error(405, "HTTPError", "HTTP 405: Method Not Allowed"))
 
     with pytest.raises(MethodNotAllowedError) as caught:
-        hook.replace_project(PID, name="analytics-2026")
+        hook.replace_project(PID, name="analytics-2026", method="auto")
 
     assert calls(api) == [("PUT", PATH), ("PATCH", PATH)]
     assert caught.value.method == "PATCH"
@@ -253,7 +270,7 @@ def test_a_405_on_patch_is_raised(hook: GcoreHook, api: FakeApi) -> None:
 def test_auto_does_not_fall_back_on_other_errors(hook: GcoreHook, api: FakeApi) -> None:
     api.on("PUT", PATH, gcore_error(404, "NotFoundError", "nope"))
     with pytest.raises(NotFoundError):
-        hook.replace_project(PID, name="analytics-2026")
+        hook.replace_project(PID, name="analytics-2026", method="auto")
     assert calls(api) == [("PUT", PATH)]
     assert gcore._put_removed == set()
 
@@ -335,9 +352,9 @@ def test_replace_refuses_bad_input_before_any_request(
 def test_replace_accepts_the_edges_of_the_rules(
     hook: GcoreHook, api: FakeApi, name: str, description: str | None
 ) -> None:
-    api.on("PUT", PATH, ok({**PROJECT, "name": name, "description": description}))
+    api.on("PATCH", PATH, ok({**PROJECT, "name": name, "description": description or ""}))
     hook.replace_project(PID, name=name, description=description)
-    assert body_of(api.requests[-1]) == {"name": name, "description": description}
+    assert body_of(api.requests[-1]) == {"name": name, "description": description or ""}
 
 
 @pytest.mark.parametrize("project_id", [0, "x", -1, True])
@@ -415,12 +432,12 @@ def test_409_is_a_lock_conflict_naming_the_task(
 def test_409_naming_no_holder_is_a_conflict_and_reads_nothing_more(
     hook: GcoreHook, api: FakeApi, clock: VirtualClock, message: str
 ) -> None:
-    api.on("PUT", PATH, gcore_error(409, "ConflictError", message))
+    api.on("PATCH", PATH, gcore_error(409, "ConflictError", message))
     api.on("GET", PATH, ok({**PROJECT, "task_id": TASK_ID}))
     with pytest.raises(ConflictError) as caught:
         hook.replace_project(PID, name="analytics-2026")
     assert not isinstance(caught.value, LockConflictError)
-    assert calls(api) == [("PUT", PATH)]  # no extra GET looking for a holder
+    assert calls(api) == [("PATCH", PATH)]  # no extra GET looking for a holder
     assert clock.sleeps == []
     assert caught.value.status == 409
     assert "naming no lock holder" in str(caught.value)
@@ -598,21 +615,28 @@ def test_the_auto_fallback_to_patch_keeps_the_call_timeout(hook: GcoreHook, api:
 
     api.on("PUT", PATH, GONE_405)
     api.on("PATCH", PATH, ok(NEW))
-    hook.replace_project(PID, name="analytics-2026", timeout=5)
+    hook.replace_project(PID, name="analytics-2026", method="auto", timeout=5)
     assert [(r.method, r.timeout) for r in api.requests] == [("PUT", Timeout(5.0, 5.0)), ("PATCH", Timeout(5.0, 5.0))]
 
 
-def test_the_patch_fallback_warning_reads_exactly(hook: GcoreHook, api: FakeApi) -> None:
+@pytest.mark.parametrize(
+    "host", [BASE, "https://someone:s3cret-pass@api.gcore.test/"], ids=["plain", "credentials-in-the-host"]
+)
+def test_the_patch_fallback_warning_names_the_real_url_exactly(
+    monkeypatch: pytest.MonkeyPatch, api: FakeApi, host: str
+) -> None:
+    """The URL really sent, project id filled in: the Airflow UI links URLs in task logs, and a
+    ``{project_id}`` template made a broken link. Never any credentials pasted into the host."""
+    monkeypatch.setenv("AIRFLOW_CONN_GCORE_DEFAULT", json.dumps({"conn_type": "gcore", "host": host, "password": KEY}))
     api.on("PUT", PATH, GONE_405)
     api.on("PATCH", PATH, ok(NEW))
     with capture_logs() as logs:
-        hook.replace_project(PID, name="analytics-2026")
-    [warning] = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "warning"]
-    assert warning == (
-        f"Gcore answered 405 to PUT {BASE}/cloud/v1/projects/{{project_id}}: PUT is deprecated (since 2025-12) and "
-        "gone from Gcore's current API; sending the same replacement with PATCH, and PATCH first from now "
-        "on for connection 'gcore_default' in this process. Set method='PATCH' to skip the PUT."
-    )
+        GcoreHook().replace_project(PID, name="analytics-2026", method="auto")
+    assert warnings_in(logs) == [
+        f"Gcore answered 405 to PUT {BASE}/cloud/v1/projects/42: PUT is deprecated (since 2025-12) and gone from "
+        "Gcore's current API; sending the same replacement with PATCH, and PATCH first from now on for "
+        "connection 'gcore_default' in this process. Leave method at its default ('PATCH') to skip the PUT."
+    ]
 
 
 def test_a_successful_connection_test_logs_its_message(hook: GcoreHook, api: FakeApi) -> None:

@@ -360,3 +360,19 @@ def test_empty_extras_mean_their_defaults(monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_timeout_of_a_tenth_of_a_second_is_the_least_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     set_conn(monkeypatch, "conn_tenth", {"conn_type": "gcore", "password": "k-1", "extra": {"timeout": 0.1}})
     assert GcoreHook("conn_tenth").settings().timeout == Timeout(connect=0.1, read=0.1)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://api.gcore.com/cloud/v1/projects/12", "https://api.gcore.com/cloud/v1/projects/12"),
+        ("https://user:s3cret@api.gcore.com/cloud/v1/projects/12", "https://api.gcore.com/cloud/v1/projects/12"),
+        ("http://only-user@127.0.0.1:8080/cloud/v1/projects/2", "http://127.0.0.1:8080/cloud/v1/projects/2"),
+        ("https://u%40x:p%3Aw@h.test", "https://h.test"),
+    ],
+    ids=["plain", "user-and-password", "user-and-port", "encoded-userinfo"],
+)
+def test_a_url_shown_in_a_log_line_keeps_everything_but_the_credentials(url: str, shown: str) -> None:
+    from airflow_provider_projects.hooks.settings import shown_url
+
+    assert shown_url(url) == shown

@@ -188,11 +188,11 @@ def lines(logs: list[dict[str, Any]], level: str = "info") -> list[str]:
 
 def test_unlocked_project_is_read_then_replaced(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     result = make_op().execute({})
 
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     put = api.requests[1]
     assert put.url == BASE + PROJECT_PATH
     assert body_of(put) == DESIRED
@@ -203,15 +203,31 @@ def test_unlocked_project_is_read_then_replaced(api: FakeApi, clock: VirtualCloc
     assert clock.sleeps == []
 
 
-def test_description_not_given_is_sent_as_null(api: FakeApi) -> None:
+def test_by_default_one_patch_carries_both_fields_and_a_description_not_given_is_sent_as_empty(
+    api: FakeApi,
+) -> None:
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PATCH", PROJECT_PATH, ok({**NEW, "description": ""}))
+
+    op = GcoreReplaceProjectOperator(task_id="replace", project_id=PID, name=NEW_NAME)
+    assert (op.description, op.method) == (None, "PATCH")
+    with capture_logs() as logs:
+        result = op.execute({})
+
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
+    # Both fields, always: PATCH changes only the fields sent, so omitting one would not replace it.
+    assert body_of(api.requests[-1]) == {"name": NEW_NAME, "description": ""}
+    assert lines(logs, "warning") == []
+    assert result["description"] == ""
+
+
+def test_method_put_sends_a_description_not_given_as_null(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
     api.on("PUT", PROJECT_PATH, ok({**NEW, "description": None}))
 
-    op = GcoreReplaceProjectOperator(task_id="replace", project_id=PID, name=NEW_NAME)
-    assert (op.description, op.method) == (None, "auto")
-    result = op.execute({})
+    result = make_op(method="PUT", description=None).execute({})
 
-    assert body_of(api.requests[-1]) == {"name": NEW_NAME, "description": None}
+    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
     assert api.requests[-1].body is not None
     assert b'"description":null' in api.requests[-1].body
     assert result["description"] is None
@@ -235,8 +251,8 @@ def test_auto_falls_back_to_patch_on_405_and_the_next_task_goes_straight_to_patc
     api.on("PATCH", PROJECT_PATH, ok({**NEW, "description": ""}))
 
     with capture_logs() as logs:
-        first = make_op(description=None).execute({})
-        second = make_op(task_id="replace_again", description=None).execute({})
+        first = make_op(method="auto", description=None).execute({})
+        second = make_op(task_id="replace_again", method="auto", description=None).execute({})
 
     assert calls(api) == [
         ("GET", PROJECT_PATH),
@@ -248,9 +264,12 @@ def test_auto_falls_back_to_patch_on_405_and_the_next_task_goes_straight_to_patc
     assert body_of(api.requests[1]) == {"name": NEW_NAME, "description": None}
     assert body_of(api.requests[2]) == body_of(api.requests[4]) == {"name": NEW_NAME, "description": ""}
     assert first == second == {**NEW, "description": ""}
-    warned = [line for line in lines(logs, "warning") if "405" in line]
-    assert len(warned) == 1, lines(logs, "warning")
-    assert "PATCH" in warned[0]
+    # One line, naming the URL really sent (a template would become a broken link in the UI).
+    assert lines(logs, "warning") == [
+        f"Gcore answered 405 to PUT {BASE}{PROJECT_PATH}: PUT is deprecated (since 2025-12) and gone from "
+        "Gcore's current API; sending the same replacement with PATCH, and PATCH first from now on for "
+        "connection 'gcore_default' in this process. Leave method at its default ('PATCH') to skip the PUT."
+    ]
 
 
 def test_method_put_never_falls_back(api: FakeApi) -> None:
@@ -269,11 +288,11 @@ def test_method_put_never_falls_back(api: FakeApi) -> None:
 
 def test_check_lock_false_writes_without_reading_first(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, locked())  # would make the pre-check wait
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     result = make_op(check_lock=False).execute({})
 
-    assert calls(api) == [("PUT", PROJECT_PATH)]
+    assert calls(api) == [("PATCH", PROJECT_PATH)]
     assert result == NEW
 
 
@@ -283,7 +302,7 @@ def test_the_connection_id_is_used(monkeypatch: pytest.MonkeyPatch, api: FakeApi
         "AIRFLOW_CONN_GCORE_OTHER", json.dumps({"conn_type": "gcore", "host": other, "password": "other-key-1234"})
     )
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     make_op(gcore_conn_id="gcore_other").execute({})
 
@@ -304,7 +323,7 @@ def test_a_project_already_in_the_desired_state_is_not_written(
     api: FakeApi, current: dict[str, Any], description: str | None
 ) -> None:
     api.on("GET", PROJECT_PATH, ok(current))
-    api.on("PUT", PROJECT_PATH, ok(current))
+    api.on("PATCH", PROJECT_PATH, ok(current))
 
     result = make_op(description=description).execute({})
 
@@ -322,17 +341,17 @@ def test_a_project_already_in_the_desired_state_is_not_written(
 )
 def test_a_project_differing_in_one_field_is_written(api: FakeApi, current: dict[str, Any]) -> None:
     api.on("GET", PROJECT_PATH, ok(current))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     make_op().execute({})
 
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
 
 
 def test_the_return_value_is_the_api_body_and_json_serialisable(api: FakeApi) -> None:
     answer = {**NEW, "region_hint": {"a": [1, 2]}, "created_at": "2026-01-01T00:00:00+0000"}
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(answer))
+    api.on("PATCH", PROJECT_PATH, ok(answer))
 
     result = make_op().execute({})
 
@@ -346,7 +365,7 @@ def test_one_concise_log_line_old_to_new_and_never_the_key(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok({**NEW, "description": OLD["description"]}))
+    api.on("PATCH", PROJECT_PATH, ok({**NEW, "description": OLD["description"]}))
 
     with capture_logs() as logs:
         make_op(description=OLD["description"]).execute({})
@@ -409,7 +428,7 @@ def test_a_409_waits_for_the_named_task_then_writes_again(api: FakeApi, clock: V
 def test_a_locked_project_is_waited_for_before_the_write(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, locked(), ok(OLD))
     api.on("GET", TASK_PATH, ok(task("RUNNING")), ok(task("FINISHED")))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     result = make_op(poll_interval=3).execute({})
 
@@ -418,7 +437,7 @@ def test_a_locked_project_is_waited_for_before_the_write(api: FakeApi, clock: Vi
         ("GET", TASK_PATH),
         ("GET", TASK_PATH),
         ("GET", PROJECT_PATH),
-        ("PUT", PROJECT_PATH),
+        ("PATCH", PROJECT_PATH),
     ]
     assert result == NEW
     assert clock.sleeps == [3.0]
@@ -426,7 +445,7 @@ def test_a_locked_project_is_waited_for_before_the_write(api: FakeApi, clock: Vi
 
 def test_a_409_after_one_wait_waits_for_the_new_holder(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, lock_409(), lock_409(OTHER_TASK), ok(NEW))
+    api.on("PATCH", PROJECT_PATH, lock_409(), lock_409(OTHER_TASK), ok(NEW))
     api.on("GET", TASK_PATH, ok(task("FINISHED")))
     api.on("GET", OTHER_PATH, ok(task("FINISHED", task_id=OTHER_TASK)))
 
@@ -447,13 +466,13 @@ def test_a_409_after_one_wait_waits_for_the_new_holder(api: FakeApi) -> None:
 def test_a_lock_holder_ending_in_error_is_reported_and_the_write_goes_ahead(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, locked(), ok(OLD))
     api.on("GET", TASK_PATH, ok(task("RUNNING")), ok(task("ERROR", error="disk quota exceeded")))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     with capture_logs() as logs:
         result = make_op().execute({})
 
     assert result == NEW
-    assert calls(api)[-1] == ("PUT", PROJECT_PATH)
+    assert calls(api)[-1] == ("PATCH", PROJECT_PATH)
     warned = lines(logs, "warning")
     assert len(warned) == 1, warned
     assert "ERROR" in warned[0]
@@ -463,7 +482,7 @@ def test_a_lock_holder_ending_in_error_is_reported_and_the_write_goes_ahead(api:
 
 def test_fail_on_lock_error_raises_with_the_task_error(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, lock_409(), ok(NEW))
+    api.on("PATCH", PROJECT_PATH, lock_409(), ok(NEW))
     api.on("GET", TASK_PATH, ok(task("NEW")), ok(task("ERROR", error="disk quota exceeded")))
 
     with pytest.raises(GcoreTaskFailedError) as caught:
@@ -473,13 +492,13 @@ def test_fail_on_lock_error_raises_with_the_task_error(api: FakeApi) -> None:
     assert caught.value.task_id == TASK_ID
     assert "disk quota exceeded" in str(caught.value)
     assert isinstance(caught.value, AirflowFailException)
-    assert len(api.sent("PUT")) == 1  # no second write
+    assert len(api.sent("PATCH")) == 1  # no second write
 
 
 def test_lock_timeout_names_the_holder_and_how_long_it_was_seen(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, locked())
     api.on("GET", TASK_PATH, ok(task("RUNNING")))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     with pytest.raises(LockWaitTimeoutError) as caught:
         make_op(poll_interval=2, lock_timeout=5).execute({})
@@ -496,34 +515,34 @@ def test_lock_timeout_names_the_holder_and_how_long_it_was_seen(api: FakeApi, cl
 
 def test_lock_timeout_after_a_409_writes_only_once(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, lock_409(), ok(NEW))
+    api.on("PATCH", PROJECT_PATH, lock_409(), ok(NEW))
     api.on("GET", TASK_PATH, ok(task("RUNNING")))
 
     with pytest.raises(LockWaitTimeoutError, match=TASK_ID):
         make_op(poll_interval=4, lock_timeout=10).execute({})
 
-    assert len(api.sent("PUT")) == 1
+    assert len(api.sent("PATCH")) == 1
     assert clock.now == START + 10
 
 
 def test_the_lock_timeout_covers_every_wait_together(api: FakeApi, clock: VirtualClock) -> None:
     # Each lock ends, but a new one keeps appearing: the total wait is bounded by lock_timeout.
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, lock_409())
+    api.on("PATCH", PROJECT_PATH, lock_409())
     api.on("GET", TASK_PATH, *[ok(task("RUNNING")), ok(task("FINISHED"))] * 50)
 
     with pytest.raises(LockWaitTimeoutError):
         make_op(poll_interval=4, lock_timeout=20).execute({})
 
     assert clock.now <= START + 20
-    assert 2 <= len(api.sent("PUT")) <= 6
+    assert 2 <= len(api.sent("PATCH")) <= 6
 
 
 def test_transient_poll_errors_are_ridden_out(api: FakeApi, clock: VirtualClock) -> None:
     busy = gcore_error(503, "HTTPError", "busy")
     api.on("GET", PROJECT_PATH, locked(), ok(OLD))
     api.on("GET", TASK_PATH, *[busy] * 5, ok(task("FINISHED")))  # one poll = 1 try + 4 retries
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     assert make_op(poll_interval=5).execute({}) == NEW
     # The HTTP core's backoff (half fixed, half jitter of 0.5) inside the failed poll, then one poll interval.
@@ -541,13 +560,13 @@ def test_a_409_naming_no_holder_fails_without_reading_or_waiting(
     api: FakeApi, clock: VirtualClock, message: str
 ) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD), locked())  # a read after the 409 would find a lock
-    api.on("PUT", PROJECT_PATH, gcore_error(409, "ConflictError", message), ok(NEW))
+    api.on("PATCH", PROJECT_PATH, gcore_error(409, "ConflictError", message), ok(NEW))
 
     with pytest.raises(ConflictError) as caught:
         make_op().execute({})
 
     assert not isinstance(caught.value, LockConflictError)
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     assert caught.value.status == 409
     assert message in str(caught.value)
     assert "nothing was written" in str(caught.value)
@@ -559,7 +578,7 @@ def test_a_lock_still_reported_after_its_task_ended_is_waited_out_with_pauses(
 ) -> None:
     api.on("GET", PROJECT_PATH, locked(), locked(), locked(), ok(OLD))
     api.on("GET", TASK_PATH, ok(task("FINISHED")))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     assert make_op(poll_interval=5).execute({}) == NEW
 
@@ -569,7 +588,7 @@ def test_a_lock_still_reported_after_its_task_ended_is_waited_out_with_pauses(
         ("GET", PROJECT_PATH),
         ("GET", PROJECT_PATH),
         ("GET", PROJECT_PATH),
-        ("PUT", PROJECT_PATH),
+        ("PATCH", PROJECT_PATH),
     ]
     assert clock.sleeps == [5.0, 5.0]  # a pause before each read after the task ended, no back-to-back loop
 
@@ -578,7 +597,7 @@ def test_a_409_naming_an_ended_task_is_retried_with_pauses_within_the_lock_timeo
     api: FakeApi, clock: VirtualClock
 ) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, lock_409())
+    api.on("PATCH", PROJECT_PATH, lock_409())
     api.on("GET", TASK_PATH, ok(task("FINISHED")))
 
     with pytest.raises(LockWaitTimeoutError) as caught:
@@ -586,7 +605,7 @@ def test_a_409_naming_an_ended_task_is_retried_with_pauses_within_the_lock_timeo
 
     assert clock.now == START + 20
     assert clock.sleeps == [5.0] * 4
-    assert len(api.sent("PUT")) == 6  # at 0 (twice: before and after the wait), 5, 10, 15, 20
+    assert len(api.sent("PATCH")) == 6  # at 0 (twice: before and after the wait), 5, 10, 15, 20
     assert len(api.sent("GET", TASK_PATH)) == 1
     assert f"still locked by task {TASK_ID} after lock_timeout 20 s" in str(caught.value)
     assert "nothing was written" in str(caught.value)
@@ -611,7 +630,7 @@ def test_404_and_401_fail_at_once_with_one_request(
 ) -> None:
     answer = gcore_error(status, exception_class, "nope")
     api.on("GET", PROJECT_PATH, answer)
-    api.on("PUT", PROJECT_PATH, answer)
+    api.on("PATCH", PROJECT_PATH, answer)
 
     with pytest.raises(error_type) as caught:
         make_op(check_lock=check_lock).execute({})
@@ -625,7 +644,7 @@ def test_404_and_401_fail_at_once_with_one_request(
 def test_404_while_polling_the_task_fails_at_once(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, locked())
     api.on("GET", TASK_PATH, gcore_error(404, "NotFoundError", "Task not found"))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     with pytest.raises(NotFoundError, match="Task not found"):
         make_op().execute({})
@@ -636,12 +655,12 @@ def test_404_while_polling_the_task_fails_at_once(api: FakeApi, clock: VirtualCl
 
 def test_a_500_on_the_write_is_not_retried(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, gcore_error(500, "InternalError", "boom"))
+    api.on("PATCH", PROJECT_PATH, gcore_error(500, "InternalError", "boom"))
 
     with pytest.raises(ServerError):
         make_op().execute({})
 
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     assert clock.sleeps == []
 
 
@@ -742,14 +761,14 @@ def test_invalid_rendering_fails_execute_complete_too(api: FakeApi) -> None:
 
 def test_templated_input_rendered_valid_is_sent(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     op = make_op(**TEMPLATED)
     assert GcoreReplaceProjectOperator.template_fields == ("project_id", "name", "description")
     op.render_template_fields({"params": GOOD_PARAMS})
     assert op.project_id == str(PID)
 
     assert op.execute({}) == NEW
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     assert body_of(api.requests[-1]) == DESIRED
 
 
@@ -790,7 +809,7 @@ def assert_defers_on(
 
 def test_deferrable_locked_project_defers_on_the_project_unlocked_trigger(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, locked())
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     with pytest.raises(TaskDeferred) as caught:
         make_op(deferrable=True, lock_timeout=90).execute({})
@@ -802,19 +821,19 @@ def test_deferrable_locked_project_defers_on_the_project_unlocked_trigger(api: F
 
 def test_deferrable_409_defers_on_the_task_named_in_the_error(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, lock_409())
+    api.on("PATCH", PROJECT_PATH, lock_409())
 
     with pytest.raises(TaskDeferred) as caught:
         make_op(deferrable=True, lock_timeout=60).execute({})
 
     assert_defers_on(caught.value, TASK_ID, START + 60, 60)
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     assert clock.sleeps == []
 
 
 def test_deferrable_unlocked_project_writes_without_deferring(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     assert make_op(deferrable=True).execute({}) == NEW
 
 
@@ -829,7 +848,7 @@ def test_the_triggerer_never_reads_the_holder_for_the_operator(api: FakeApi) -> 
 def test_fail_on_lock_error_reads_the_holder_once_on_resuming(api: FakeApi, state: str, fails: bool) -> None:
     api.on("GET", TASK_PATH, ok(task(state, "volume busy" if fails else None)))
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     event = {**unlocked_event(), "lock_task_id": TASK_ID}  # the trigger names the holder, unread
     op = make_op(deferrable=True, fail_on_lock_error=True)
     if fails:
@@ -838,21 +857,21 @@ def test_fail_on_lock_error_reads_the_holder_once_on_resuming(api: FakeApi, stat
         assert calls(api) == [("GET", TASK_PATH)]  # nothing written
     else:
         assert op.execute_complete({}, event=event, deadline=START + 60) == NEW
-        assert calls(api) == [("GET", TASK_PATH), ("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+        assert calls(api) == [("GET", TASK_PATH), ("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
 
 
 def test_without_fail_on_lock_error_the_holder_is_not_read_on_resuming(api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     event = {**unlocked_event(), "lock_task_id": TASK_ID}
     assert make_op(deferrable=True).execute_complete({}, event=event, deadline=START + 60) == NEW
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
 
 
 def test_a_holder_that_cannot_be_read_on_resuming_is_logged_and_the_write_goes_ahead(api: FakeApi) -> None:
     api.on("GET", TASK_PATH, Reply(404, {"exception_class": "NotFoundError", "message": "Task not found"}))
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     event = {**unlocked_event(), "lock_task_id": TASK_ID}
     with capture_logs() as logs:
         assert make_op(deferrable=True, fail_on_lock_error=True).execute_complete({}, event=event) == NEW
@@ -864,7 +883,7 @@ def test_a_holder_that_cannot_be_read_on_resuming_is_logged_and_the_write_goes_a
 def test_a_holder_that_fails_to_read_on_resuming_is_logged_with_the_error(api: FakeApi) -> None:
     api.on("GET", TASK_PATH, Reply(403, {"exception_class": "Forbidden", "message": "no"}))
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     event = {**unlocked_event(), "lock_task_id": TASK_ID}
     with capture_logs() as logs:
         assert make_op(deferrable=True, fail_on_lock_error=True).execute_complete({}, event=event) == NEW
@@ -877,12 +896,12 @@ def test_a_holder_that_fails_to_read_on_resuming_is_logged_with_the_error(api: F
 @pytest.mark.parametrize("event", RESUMING_EVENTS)
 def test_execute_complete_after_the_holder_ended_reads_and_writes(api: FakeApi, event: Any) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     result = make_op(deferrable=True).execute_complete({}, event=event(), deadline=START + 30)
 
     assert result == NEW
-    assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     assert body_of(api.requests[-1]) == DESIRED
 
 
@@ -891,18 +910,18 @@ def test_execute_complete_pauses_for_an_ended_holder_instead_of_deferring_again(
     api: FakeApi, clock: VirtualClock, event: Any
 ) -> None:
     api.on("GET", PROJECT_PATH, locked(), ok(OLD))  # Gcore still reports the lock of the task that ended
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
 
     result = make_op(deferrable=True).execute_complete({}, event=event(), deadline=START + 30)
 
     assert result == NEW
-    assert calls(api) == [("GET", PROJECT_PATH), ("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api) == [("GET", PROJECT_PATH), ("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
     assert clock.sleeps == [5.0]
 
 
 def test_execute_complete_defers_again_with_the_same_deadline(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, lock_409(OTHER_TASK))
+    api.on("PATCH", PROJECT_PATH, lock_409(OTHER_TASK))
     clock.now = START + 20
 
     with pytest.raises(TaskDeferred) as caught:
@@ -915,7 +934,7 @@ def test_execute_complete_past_the_deadline_with_the_project_still_locked_times_
     api: FakeApi, clock: VirtualClock
 ) -> None:
     api.on("GET", PROJECT_PATH, locked(OTHER_TASK))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     clock.now = START + 61
 
     with pytest.raises(LockWaitTimeoutError) as caught:
@@ -978,7 +997,7 @@ def test_execute_complete_with_an_unreadable_event_fails(api: FakeApi) -> None:
 @pytest.mark.parametrize("make_event", RESUMING_EVENTS)
 def test_execute_complete_with_a_task_in_error(api: FakeApi, make_event: Any) -> None:
     api.on("GET", PROJECT_PATH, ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     event = make_event("ERROR", error="volume busy")
 
     with pytest.raises(GcoreTaskFailedError) as caught:
@@ -996,7 +1015,7 @@ def test_the_deferred_trigger_round_trip_resumes_and_writes(
 ) -> None:
     """The trigger rebuilt from ``serialize()`` (as the triggerer does) yields an event execute_complete accepts."""
     api.on("GET", PROJECT_PATH, locked(), locked(), locked(), ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     with pytest.raises(TaskDeferred) as caught:
         make_op(deferrable=True).execute({})
     classpath, kwargs = caught.value.trigger.serialize()
@@ -1024,7 +1043,7 @@ def test_the_deferred_trigger_round_trip_resumes_and_writes(
 
     resumed = make_op(deferrable=True)
     assert resumed.execute_complete({}, event=event, **caught.value.kwargs) == NEW
-    assert calls(api)[4:] == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
+    assert calls(api)[4:] == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
 
 
 def test_execute_complete_without_the_deadline_kwarg_reads_it_from_the_event(api: FakeApi, clock: VirtualClock) -> None:
@@ -1039,7 +1058,7 @@ def test_execute_complete_without_the_deadline_kwarg_reads_it_from_the_event(api
 
 def test_execute_complete_without_any_deadline_gets_a_fresh_lock_timeout(api: FakeApi, clock: VirtualClock) -> None:
     api.on("GET", PROJECT_PATH, locked(OTHER_TASK), ok(OLD))
-    api.on("PUT", PROJECT_PATH, ok(NEW))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
     clock.now = START + 500
 
     with pytest.raises(TaskDeferred) as caught:

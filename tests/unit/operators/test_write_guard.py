@@ -202,17 +202,17 @@ def replace_op() -> GcoreReplaceProjectOperator:
 
 def test_a_normal_write_records_itself_while_in_flight_and_forgets_after(api: FakeApi) -> None:
     store = FakeStore()
-    seen_during_put: list[Any] = []
+    seen_during_write: list[Any] = []
 
-    def put(request: Any) -> Reply:
-        seen_during_put.append(store.get(GUARD_KEY))
+    def write(request: Any) -> Reply:
+        seen_during_write.append(store.get(GUARD_KEY))
         return ok(NEW)
 
     api.on("GET", GCORE_PATH, ok(OLD))
-    api.on("PUT", GCORE_PATH, put)
+    api.on("PATCH", GCORE_PATH, write)
     replace_op().execute(context(store, try_number=1))
 
-    [record] = seen_during_put
+    [record] = seen_during_write
     assert record["try_number"] == 1
     assert record["value"]["desired"] == DESIRED
     assert record["value"]["before"] == BEFORE
@@ -222,7 +222,7 @@ def test_a_normal_write_records_itself_while_in_flight_and_forgets_after(api: Fa
 def test_retry_after_an_applied_write_does_not_write_again(api: FakeApi) -> None:
     store = FakeStore(earlier(DESIRED, BEFORE))
     api.on("GET", GCORE_PATH, ok(NEW))
-    api.on("PUT", GCORE_PATH, ok(NEW))
+    api.on("PATCH", GCORE_PATH, ok(NEW))
 
     assert replace_op().execute(context(store, try_number=2)) == NEW
     assert methods(api) == ["GET"]
@@ -232,17 +232,17 @@ def test_retry_after_an_applied_write_does_not_write_again(api: FakeApi) -> None
 def test_retry_after_a_write_that_never_landed_writes(api: FakeApi) -> None:
     store = FakeStore(earlier(DESIRED, BEFORE))
     api.on("GET", GCORE_PATH, ok(OLD))
-    api.on("PUT", GCORE_PATH, ok(NEW))
+    api.on("PATCH", GCORE_PATH, ok(NEW))
 
     assert replace_op().execute(context(store, try_number=2)) == NEW
-    assert methods(api) == ["GET", "PUT"]
+    assert methods(api) == ["GET", "PATCH"]
     assert GUARD_KEY not in store.values
 
 
 def test_retry_does_not_overwrite_a_newer_change_and_a_clear_then_applies(api: FakeApi) -> None:
     store = FakeStore(earlier(DESIRED, BEFORE))
     api.on("GET", GCORE_PATH, ok(SOMEONE_ELSES))
-    api.on("PUT", GCORE_PATH, ok(NEW))
+    api.on("PATCH", GCORE_PATH, ok(NEW))
 
     with pytest.raises(ConcurrentChangeError, match="renamed-by-ops") as refused:
         replace_op().execute(context(store, try_number=2))
@@ -252,7 +252,7 @@ def test_retry_does_not_overwrite_a_newer_change_and_a_clear_then_applies(api: F
     # The refusal is final and forgotten: a deliberate re-run (a cleared task, try 3) applies the change.
     assert GUARD_KEY not in store.values
     replace_op().execute(context(store, try_number=3))
-    assert methods(api) == ["GET", "GET", "PUT"]
+    assert methods(api) == ["GET", "GET", "PATCH"]
 
 
 def test_a_record_of_the_same_try_is_not_an_earlier_crash(api: FakeApi) -> None:
@@ -260,35 +260,35 @@ def test_a_record_of_the_same_try_is_not_an_earlier_crash(api: FakeApi) -> None:
     store = FakeStore(earlier(DESIRED, BEFORE))
     store.values[GUARD_KEY]["try_number"] = 2
     api.on("GET", GCORE_PATH, ok(SOMEONE_ELSES))
-    api.on("PUT", GCORE_PATH, ok(NEW))
+    api.on("PATCH", GCORE_PATH, ok(NEW))
 
     replace_op().execute(context(store, try_number=2))
-    assert methods(api) == ["GET", "PUT"]
+    assert methods(api) == ["GET", "PATCH"]
 
 
 def test_a_record_for_another_change_does_not_block(api: FakeApi) -> None:
     """Templates may render differently on a retry: a record of another write is not this one's."""
     store = FakeStore(earlier({"name": "other", "description": None}, {"name": "x", "description": None}))
     api.on("GET", GCORE_PATH, ok(SOMEONE_ELSES))
-    api.on("PUT", GCORE_PATH, ok(NEW))
+    api.on("PATCH", GCORE_PATH, ok(NEW))
 
     replace_op().execute(context(store, try_number=2))
-    assert methods(api) == ["GET", "PUT"]
+    assert methods(api) == ["GET", "PATCH"]
 
 
 def test_without_a_state_store_the_operator_works_as_before(api: FakeApi) -> None:
     api.on("GET", GCORE_PATH, ok(SOMEONE_ELSES))
-    api.on("PUT", GCORE_PATH, ok(NEW))
+    api.on("PATCH", GCORE_PATH, ok(NEW))
     assert replace_op().execute({"ti": FakeTI(2)}) == NEW  # type: ignore[arg-type]
-    assert methods(api) == ["GET", "PUT"]
+    assert methods(api) == ["GET", "PATCH"]
 
 
 def test_a_failing_store_never_fails_the_write(api: FakeApi) -> None:
     api.on("GET", GCORE_PATH, ok(OLD))
-    api.on("PUT", GCORE_PATH, ok(NEW))
+    api.on("PATCH", GCORE_PATH, ok(NEW))
     store = BrokenStore()
     assert replace_op().execute(context(store, try_number=1)) == NEW
-    assert methods(api) == ["GET", "PUT"]
+    assert methods(api) == ["GET", "PATCH"]
     assert store.calls == 1
 
 
