@@ -265,6 +265,46 @@ def test_a_call_sends_its_body_query_and_timeout(server: LocalApi, method: str) 
     assert seen.body == (b'{"name":"x"}' if method == "PATCH" else b"")
 
 
+def test_a_call_sends_its_query(server: LocalApi) -> None:
+    server.answer(Act(200, json.dumps(GCORE_PROJECT).encode()))
+    transport = AsyncTransport(make_core(server.url))
+    asyncio.run(transport.call("GET", PATH, GcoreProject, params={"limit": 1000, "offset": 0}))
+    (seen,) = server.seen
+    assert seen.target == f"{PATH}?limit=1000&offset=0"
+
+
+def test_plain_http_makes_no_tls_context(server: LocalApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[object] = []
+
+    async def recorded_tls(*setting: object) -> bool:
+        asked.append(setting)
+        return True
+
+    monkeypatch.setattr(aio, "_tls", recorded_tls)
+    outcome = send(AsyncTransport(make_core(server.url)))
+    assert isinstance(outcome, Response)
+    assert asked == []
+
+
+def test_each_tls_setting_makes_its_context_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[object] = []
+    real = aio._new_tls_context
+
+    def counted(verify: bool | str, cert: tuple[str, str | None] | None) -> ssl.SSLContext:
+        made.append((verify, cert))
+        return real(verify, cert)
+
+    monkeypatch.setattr(aio, "_tls_contexts", {})
+    monkeypatch.setattr(aio, "_new_tls_context", counted)
+
+    async def twice() -> tuple[ssl.SSLContext | bool, ssl.SSLContext | bool]:
+        return await aio._tls(True, None), await aio._tls(True, None)
+
+    first, second = asyncio.run(twice())
+    assert made == [(True, None)]
+    assert second is first
+
+
 # -- proxy ----------------------------------------------------------------------------------------
 
 

@@ -103,3 +103,10 @@ def test_a_short_text_is_unchanged() -> None:
     assert shorten("ConnectionResetError: [Errno 104] Connection reset by peer") == (
         "ConnectionResetError: [Errno 104] Connection reset by peer"
     )
+
+
+def test_a_text_of_exactly_the_limit_is_kept_whole() -> None:
+    text = ("connection refused " * 30)[:MAX_LENGTH]
+    assert len(text) == MAX_LENGTH
+    assert shorten(text) == text
+    assert shorten(text + "!") == text[:120] + "…" + (text + "!")[-(MAX_LENGTH - 121) :]
