@@ -653,3 +653,67 @@ def test_a_waiter_cancelled_during_the_shared_read_does_not_spoil_it(
         return await patient
 
     assert run_virtual(clock, one_gives_up()).api_key.reveal() == "k-123456"
+
+
+# -- every field of the connection reaches the settings, through the hook ------------------------
+
+
+def test_each_field_of_the_connection_reaches_the_settings(monkeypatch: pytest.MonkeyPatch, pem: Path) -> None:
+    key = pem.with_name("client.key")
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    set_conn(
+        monkeypatch,
+        "conn_full",
+        {
+            "conn_type": "gcore",
+            "host": "10.0.0.5",
+            "schema": "http",
+            "port": 8081,
+            "password": "k-123456",
+            "extra": {"allow_insecure_http": True, "cert": str(pem), "cert_key": str(key), "timeout": 7},
+        },
+    )
+    hook = GcoreHook("conn_full")
+    settings = hook.settings()
+    assert settings.base_url == "http://10.0.0.5:8081"
+    assert (settings.network.cert, settings.timeout) == ((str(pem), str(key)), Timeout(7.0, 7.0))
+    assert hook.transport.core.timeout == Timeout(7.0, 7.0)
+
+
+def test_the_older_forms_prefixed_extras_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(
+        monkeypatch,
+        "conn_prefixed",
+        {"conn_type": "gcore", "password": "k-123456", "extra": {"extra__gcore__timeout": 9}},
+    )
+    assert GcoreHook("conn_prefixed").settings().timeout == Timeout(9.0, 9.0)
+
+
+@pytest.mark.parametrize(
+    ("conn", "message"),
+    [
+        ({"host": "http://10.0.0.5"}, "plain http"),
+        ({"host": "ftp://api.example"}, "is not an http(s) URL"),
+        ({"extra": {"timeout": "soon"}}, "'timeout'"),
+        ({"extra": {"cert_key": "/nonexistent/client.key", "cert": __file__}}, "cert_key"),
+    ],
+    ids=["plain-http", "not-a-url", "timeout", "cert-key"],
+)
+def test_each_refused_field_names_the_connection(
+    monkeypatch: pytest.MonkeyPatch, conn: dict[str, Any], message: str
+) -> None:
+    set_conn(monkeypatch, "conn_refused", {"conn_type": "gcore", "password": "k-123456", **conn})
+    with pytest.raises(ConnectionSetupError) as caught:
+        GcoreHook("conn_refused").settings()
+    assert str(caught.value).startswith("Connection 'conn_refused'")
+    assert message in str(caught.value)
+
+
+def test_no_login_means_no_login_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, "conn_bare", {"conn_type": "gcore"})
+    with pytest.raises(ConnectionSetupError) as caught:
+        GcoreHook("conn_bare").settings()
+    assert str(caught.value) == (
+        "Connection 'conn_bare' has no Gcore Cloud API key. Put the key in the connection's password field, "
+        "labelled 'API key' in the UI."
+    )

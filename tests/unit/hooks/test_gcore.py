@@ -662,6 +662,24 @@ def test_a_task_wait_tolerates_the_default_failed_polls_and_names_the_task(
     assert any(f"Gcore task {TASK_ID}" in line for line in lines), lines
 
 
+def test_a_task_waits_earlier_failed_polls_count_against_its_tolerance() -> None:
+    from airflow_provider_projects.hooks.gcore import task_wait
+
+    wait = task_wait(TASK_ID, deadline=0.0, poll_interval=5, failed_polls=2, max_consecutive_errors=3)
+    assert (wait.tolerance.failures, wait.tolerance.max_consecutive_errors) == (2, 3)
+
+
+def test_hook_arguments_reach_the_base_hook_and_the_connection_id_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_projects._http.wire import Timeout
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CONN_ARGS", '{"conn_type": "gcore", "password": "k-123456", "extra": {"timeout": 5}}'
+    )
+    hook = GcoreHook("conn_args", timeout=12, max_retries=0)
+    assert hook.gcore_conn_id == "conn_args"
+    assert (hook.settings().timeout, hook.settings().max_retries) == (Timeout(10.0, 12.0), 0)
+
+
 # -- ended_holder: the task that held a lock, read once at the unlock ---------------------------------
 
 

@@ -201,6 +201,11 @@ def test_a_proxy_that_is_not_an_http_url_is_a_setup_error_that_never_shows_the_v
     assert "'conn_proxy'" in str(caught.value)
     assert "extra 'proxy' must be a URL with its scheme" in str(caught.value)
     assert "'direct'" in str(caught.value)  # says how to ignore the environment's proxy
+    assert str(caught.value) == (
+        "Connection 'conn_proxy': extra 'proxy' must be a URL with its scheme, like 'http://proxy.example:3128' "
+        "(credentials as 'http://user:password@host:port'), or 'direct' to ignore HTTPS_PROXY/NO_PROXY; the value "
+        "given is not (not shown: it may hold a password)"
+    )
     assert value not in text
     assert PROXY_PASSWORD not in text
     assert caught.value.__cause__ is None
@@ -304,6 +309,9 @@ def test_cert_alone_and_with_its_key(tmp_path: Path, monkeypatch: pytest.MonkeyP
     neither = gcore_conn(monkeypatch, "conn_c3")
     assert neither.settings().network.cert is None
     assert neither.transport.session.cert is None
+
+    empty_key = gcore_conn(monkeypatch, "conn_c4", cert=str(cert), cert_key="")  # a form field left empty
+    assert empty_key.settings().network.cert == (str(cert), None)
 
 
 @pytest.mark.parametrize(
