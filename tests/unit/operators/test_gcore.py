@@ -23,6 +23,7 @@ from airflow_provider_projects import _clock
 from airflow_provider_projects.defaults import DEFER_MARGIN
 from airflow_provider_projects.errors import (
     AuthenticationError,
+    ConcurrentChangeError,
     ConflictError,
     GcoreTaskFailedError,
     InvalidInputError,
@@ -35,9 +36,12 @@ from airflow_provider_projects.errors import (
 )
 from airflow_provider_projects.hooks import gcore
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreProjectLock, GcoreTask
+from airflow_provider_projects.operators._write_guard import GUARD_KEY
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
 from airflow_provider_projects.triggers.gcore import GcoreProjectUnlockedTrigger
 from airflow_provider_projects.waiting import WaitOutcome
+
+from .support import FakeStore, context
 
 BASE = "https://api.gcore.test"
 KEY = "gcore-operator-key-93c1f0e4d2b7"
@@ -1137,3 +1141,69 @@ def test_one_run_reads_its_connection_once(api: FakeApi, monkeypatch: pytest.Mon
     assert make_op(method="PUT").execute({}) == NEW  # type: ignore[arg-type]
     assert calls(api) == [("GET", PROJECT_PATH), ("PUT", PROJECT_PATH)]
     assert reads == ["gcore_default"]  # one hook for the read and the write
+
+
+# -- the operator's own log lines, read exactly --------------------------------------------------
+
+
+def test_a_wait_then_a_409_then_the_write_log_what_happened(api: FakeApi) -> None:
+    other = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+    api.on("GET", PROJECT_PATH, locked(), ok(OLD), ok(OLD))
+    api.on("GET", TASK_PATH, ok(task("FINISHED")))
+    api.on("GET", f"/cloud/v1/tasks/{other}", ok(task("FINISHED", task_id=other)))
+    api.on("PATCH", PROJECT_PATH, lock_409(other), ok(NEW))
+
+    with capture_logs() as logs:
+        make_op().execute({})
+
+    said = lines(logs)
+    assert f"Gcore project {PID} is locked by task {TASK_ID}; waiting" in said
+    assert f"Gcore project {PID} was locked meanwhile (task {other}); waiting" in said
+    assert said[-1] == (
+        f"Gcore project {PID}: name 'analytics' -> '{NEW_NAME}'; description 'Dashboards' -> '{NEW_DESCRIPTION}'"
+    )
+
+
+def test_nothing_sent_is_said_naming_the_project(api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(NEW))
+    with capture_logs() as logs:
+        make_op().execute({})
+    assert lines(logs) == [f"Gcore project {PID} already has this name and description; nothing sent"]
+
+
+# -- a retry after a crash mid-write (the write guard, through the operator) ----------------------
+
+
+def crashed_try(desired: dict[str, Any], before: dict[str, Any]) -> FakeStore:
+    """The task state store as try 1 left it when it crashed with ``desired`` in flight."""
+    value = {"desired": desired, "before": before, "started_at": "2026-11-23T10:00:00+00:00"}
+    return FakeStore({GUARD_KEY: {"try_number": 1, "value": value}})
+
+
+def test_a_retry_refuses_a_newer_change_saying_exactly_what_changed(api: FakeApi) -> None:
+    someone_elses = {**OLD, "name": "renamed-by-ops", "description": "hands off"}
+    api.on("GET", PROJECT_PATH, ok(someone_elses))
+    store = crashed_try(DESIRED, {"name": "analytics", "description": "Dashboards"})
+
+    with pytest.raises(ConcurrentChangeError) as refused:
+        make_op().execute(context(store, try_number=2))
+
+    assert str(refused.value) == (
+        f"Gcore project {PID} changed since try 1 of this task started writing {DESIRED}: it held "
+        "{'name': 'analytics', 'description': 'Dashboards'} then and holds "
+        "{'name': 'renamed-by-ops', 'description': 'hands off'} now. Not overwriting a newer change; clear the "
+        "task to apply this one anyway."
+    )
+    assert calls(api) == [("GET", PROJECT_PATH)]
+
+
+def test_a_retry_whose_change_was_edited_since_the_crash_writes_the_new_one(api: FakeApi) -> None:
+    # The DAG now asks for another replacement than the crashed try did: nothing of that try is
+    # judged, whatever the project holds now.
+    someone_elses = {**OLD, "name": "renamed-by-ops", "description": "hands off"}
+    api.on("GET", PROJECT_PATH, ok(someone_elses))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
+    store = crashed_try({"name": "analytics-2025", "description": "Q3"}, {"name": "analytics", "description": None})
+
+    assert make_op().execute(context(store, try_number=2)) == NEW
+    assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]

@@ -16,6 +16,8 @@ from airflow_provider_projects.operators._write_guard import GUARD_KEY, RETENTIO
 from airflow_provider_projects.operators.gcai import GcaiUpdateProjectOperator
 from airflow_provider_projects.operators.gcore import GcoreReplaceProjectOperator
 
+from .support import FakeStore, FakeTI, context
+
 GCORE = "https://api.gcore.test"
 GCORE_PATH = "/cloud/v1/projects/4"
 GCAI = "https://gcai.test/api/external/v1"
@@ -53,27 +55,6 @@ def gcai_project(updated_at: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-class FakeStore:
-    """Airflow's task state store as the operators use it: get / set / delete of JSON values."""
-
-    def __init__(self, initial: dict[str, Any] | None = None) -> None:
-        self.values: dict[str, Any] = dict(initial or {})
-        self.writes: list[tuple[str, str]] = []
-        self.options: list[dict[str, Any]] = []
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, **options: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))  # the real store only takes JSON values
-        self.writes.append(("set", key))
-        self.options.append(options)
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-        self.writes.append(("delete", key))
-
-
 class BrokenStore(FakeStore):
     def __init__(self) -> None:
         super().__init__()
@@ -90,15 +71,6 @@ class BrokenStore(FakeStore):
     def delete(self, key: str) -> None:
         self.calls += 1
         raise RuntimeError("store down")
-
-
-class FakeTI:
-    def __init__(self, try_number: Any) -> None:
-        self.try_number = try_number
-
-
-def context(store: Any, try_number: Any) -> dict[str, Any]:
-    return {"ti": FakeTI(try_number), "task_state_store": store}
 
 
 def earlier(
