@@ -115,6 +115,15 @@ def test_templated_fields_alone_are_not_judged_at_construction() -> None:
     assert (op.project_id, op.name) == ("{{ params.pid }}", "{{ params.name }}")
 
 
+def test_an_upstream_output_is_taken_as_it_is_and_rendered_later() -> None:
+    with DAG("instructions_from_upstream", schedule=None, start_date=datetime(2026, 1, 1)):
+        produce = GcaiUpdateProjectOperator(task_id="produce", project_id=PID, name="Vendor: Acme")
+        op = GcaiUpdateProjectOperator(
+            task_id="apply", project_id=PID, custom_instructions=produce.output, description="Only the MSA."
+        )
+    assert op.custom_instructions == produce.output  # a new XComArg object per .output
+
+
 def test_defaults_are_not_set_and_none_is_kept() -> None:
     op = GcaiUpdateProjectOperator(task_id="t", project_id=PID.upper(), description=None)
     assert op.project_id == PID
