@@ -1207,3 +1207,65 @@ def test_a_retry_whose_change_was_edited_since_the_crash_writes_the_new_one(api:
 
     assert make_op().execute(context(store, try_number=2)) == NEW
     assert calls(api) == [("GET", PROJECT_PATH), ("PATCH", PROJECT_PATH)]
+
+
+# -- the lock wait's own lines, bounds and bookkeeping (operators/_lock_wait.py) ------------------
+
+
+def test_deferring_says_on_what_and_how_often_under_the_tasks_connection(
+    monkeypatch: pytest.MonkeyPatch, api: FakeApi
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_GCORE_OPS", json.dumps({"conn_type": "gcore", "host": BASE, "password": KEY}))
+    api.on("GET", PROJECT_PATH, locked())
+    with capture_logs() as logs, pytest.raises(TaskDeferred) as caught:
+        make_op(deferrable=True, gcore_conn_id="gcore_ops").execute({})
+    assert lines(logs)[-1] == (
+        f"Deferring: the triggerer waits for Gcore project {PID} to be unlocked (task {TASK_ID} holds it), every 5 s"
+    )
+    assert caught.value.trigger.serialize()[1]["gcore_conn_id"] == "gcore_ops"
+
+
+def test_a_wait_that_times_out_in_the_triggerer_says_what_to_do(api: FakeApi) -> None:
+    last_seen = GcoreProjectLock(project=GcoreProject.model_validate({**OLD, "task_id": TASK_ID}))
+    event = WaitOutcome("timeout", last_seen=last_seen, polls=12, waited=60.0).to_event()
+    with pytest.raises(LockWaitTimeoutError) as caught:
+        make_op(deferrable=True).execute_complete({}, event=event, deadline=START + 60)
+    assert str(caught.value) == (
+        f"Gcore project {PID} stayed locked past lock_timeout 60 s: {last_seen.summary()}, seen holding the lock for "
+        "60 s over 12 poll(s); nothing was written. Raise lock_timeout, or look into that task in Gcore."
+    )
+    never_read = WaitOutcome("timeout", polls=0, waited=60.0).to_event()
+    with pytest.raises(LockWaitTimeoutError, match="lock_timeout 60 s: the lock holder \\(never read\\), seen"):
+        make_op(deferrable=True).execute_complete({}, event=never_read, deadline=START + 60)
+    assert api.requests == []
+
+
+def test_a_holder_that_ended_in_error_is_warned_of_and_the_replace_goes_ahead(api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(OLD))
+    api.on("PATCH", PROJECT_PATH, ok(NEW))
+    with capture_logs() as logs:
+        make_op(deferrable=True).execute_complete({}, event=unlocked_event("ERROR", "volume busy"), deadline=START + 60)
+    (warned,) = lines(logs, "warning")
+    assert warned.endswith("; the lock is gone, so the replace goes ahead")
+    assert "volume busy" in warned
+
+
+def test_a_resumed_wait_knows_every_holder_it_saw_end() -> None:
+    event = unlocked_event("FINISHED")
+    other = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+    event["value"]["holder"]["id"] = other  # the holder read at the end differs from the one seen locking
+    assert make_op().resumed(event, PID) == {other, TASK_ID}
+
+
+def test_a_lock_reported_by_an_ended_task_pauses_and_says_so(api: FakeApi, clock: VirtualClock) -> None:
+    with capture_logs() as logs:
+        make_op(poll_interval=5).wait_for_lock(TASK_ID, PID, clock.now + 60, {TASK_ID})
+    assert lines(logs) == [f"Gcore task {TASK_ID} has ended but the lock is still reported; pausing"]
+    assert clock.sleeps == [5.0]
+
+
+def test_under_a_second_left_still_waits(api: FakeApi, clock: VirtualClock) -> None:
+    api.on("GET", PROJECT_PATH, locked())
+    with pytest.raises(TaskDeferred) as caught:
+        make_op(deferrable=True).wait_for_lock(TASK_ID, PID, clock.now + 0.5, set())
+    assert caught.value.trigger.serialize()[1]["deadline"] == clock.now + 0.5
