@@ -6,13 +6,17 @@ sensor runs.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from abc import abstractmethod
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+import airflow
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
+import airflow_provider_projects
 from airflow_provider_projects import _clock, defaults, validation
 from airflow_provider_projects._tasks import HookOwner, checked_literal, default_deferrable
 
@@ -27,6 +31,30 @@ STATE_KEY: Final = "gcore_sensor_wait"
 #: a sensor FAILED at random, no error in its log: 4 of 6 at 5 s, none in 4 runs at 15 s). Drop
 #: the warning below once an Airflow release with the fix is the oldest this package supports.
 RESCHEDULE_SAFE_INTERVAL: Final = 15.0
+#: Code between a sensor's warning and the DAG file that built the sensor: this package, Airflow.
+_NOT_THE_DAG_FILE: Final = tuple(
+    os.path.dirname(package.__file__ or "") + os.sep for package in (airflow_provider_projects, airflow)
+)
+
+
+def _warn_at_dag_file(message: str) -> None:
+    """Warn with the DAG file's line that built the task, not a line of this package or of Airflow.
+
+    Airflow's metaclass wraps each operator class's ``__init__``: how many frames stand between the
+    warning and the DAG file depends on the subclass, so the frame is looked for, not counted.
+    """
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_NOT_THE_DAG_FILE):
+        frame = frame.f_back
+    module_globals = frame.f_globals
+    warnings.warn_explicit(
+        message,
+        UserWarning,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=module_globals.get("__name__"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+    )
 
 
 class GcoreSensor(HookOwner["GcoreHook"], BaseSensorOperator):
@@ -55,12 +83,10 @@ class GcoreSensor(HookOwner["GcoreHook"], BaseSensorOperator):
         self._restored = False
         self._tolerance_state: PollTolerance | None = None
         if self.mode == "reschedule" and not self.deferrable and interval < RESCHEDULE_SAFE_INTERVAL:
-            warnings.warn(
+            _warn_at_dag_file(
                 f"Task {task_id!r}: mode='reschedule' with poke_interval {interval:g} s can be marked FAILED "
                 f"at random by Airflow's scheduler (apache/airflow#71172, open in Airflow 3.3.2). Use a "
-                f"poke_interval of {RESCHEDULE_SAFE_INTERVAL:.0f} s or more, or deferrable=True.",
-                UserWarning,
-                stacklevel=2,
+                f"poke_interval of {RESCHEDULE_SAFE_INTERVAL:.0f} s or more, or deferrable=True."
             )
 
     def make_hook(self) -> GcoreHook:

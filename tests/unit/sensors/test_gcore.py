@@ -559,7 +559,9 @@ def test_a_sensor_reads_its_connection_once_for_all_its_pokes(
 
 def test_reschedule_under_15_s_warns_when_the_dag_is_parsed() -> None:
     with pytest.warns(UserWarning) as caught:
-        project_sensor(mode="reschedule", poke_interval=14.9)
+        GcoreProjectUnlockedSensor(task_id="wait_unlocked", project_id=PROJECT, mode="reschedule", poke_interval=14.9)
+
+    assert caught[0].filename == __file__  # the DAG file that built the sensor, not Airflow or this package
 
     assert [str(warning.message) for warning in caught] == [
         "Task 'wait_unlocked': mode='reschedule' with poke_interval 14.9 s can be marked FAILED at random by "
@@ -582,3 +584,48 @@ def test_no_warning_where_the_bug_does_not_bite(kwargs: dict[str, Any]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GcoreTaskSensor(task_id="wait_task", gcore_task_id=TASK_A, gcore_conn_id=CONN, **kwargs)
+
+
+# -- the sensor base's defaults, lines and state reads --------------------------------------------
+
+
+def test_the_default_connection_and_the_airflow_default_for_deferrable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
+    sensor = GcoreTaskSensor(task_id="wait_task", gcore_task_id=TASK_A)
+    assert (sensor.gcore_conn_id, sensor.deferrable) == ("gcore_default", True)
+
+
+def test_deferring_says_what_is_polled_and_how_often(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)))
+    with capture_logs() as logs, pytest.raises(TaskDeferred):
+        project_sensor(deferrable=True).execute(context())
+    said = [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == "info"]
+    assert f"Deferring: the lock on Gcore project {PROJECT} will be polled every 5 s from the triggerer" in said
+
+
+class CountingStore(FakeTaskStateStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads += 1
+        return super().get(key, default)
+
+
+def test_poke_mode_never_reads_the_state_store(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(TASK_A)))
+    store = CountingStore()
+    sensor = project_sensor(mode="poke")
+    sensor.poke(context(store=store))
+    sensor.poke(context(store=store))
+    assert store.reads == 0
+
+
+def test_a_reschedule_sensor_reads_the_state_store_once(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(TASK_A)))
+    store = CountingStore()
+    sensor = project_sensor(mode="reschedule", poke_interval=15)
+    sensor.poke(context(store=store))
+    sensor.poke(context(store=store))
+    assert store.reads == 1
