@@ -59,10 +59,9 @@ class GcoreProjectUnlockedSensor(GcoreSensor):
                 self.log.info("Gcore project %s is locked by task %s", project.id, project.task_id)
             self._lock_task_id = project.task_id
             return False
-        holder = self.hook.get_task(self._lock_task_id) if self._lock_task_id is not None else None
-        return PokeReturnValue(
-            is_done=True, xcom_value=self.finish(context, GcoreProjectLock(project=project, holder=holder))
-        )
+        # The holder is read once, in finish(), as after a deferral: one way, and a failed read there
+        # is logged instead of failing a poll whose answer (unlocked) is already in.
+        return PokeReturnValue(is_done=True, xcom_value=self.finish(context, GcoreProjectLock(project=project)))
 
     def wait_state(self) -> dict[str, Any]:
         return {**super().wait_state(), "lock_task_id": self._lock_task_id}

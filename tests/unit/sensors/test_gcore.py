@@ -629,3 +629,52 @@ def test_a_reschedule_sensor_reads_the_state_store_once(clock: VirtualClock, api
     sensor.poke(context(store=store))
     sensor.poke(context(store=store))
     assert store.reads == 1
+
+
+# -- the sensors' own lines and errors, read exactly ----------------------------------------------
+
+
+def info_lines(logs: list[dict[str, Any]], level: str = "info") -> list[str]:
+    return [e["event"] % e.get("positional_args", ()) for e in logs if e.get("log_level") == level]
+
+
+def test_a_lock_is_said_once_per_holder_and_an_error_holder_warned_of(clock: VirtualClock, api: FakeApi) -> None:
+    other = {**project("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9")}
+    api.on("GET", PROJECT_PATH, ok(project(TASK_A)), ok(project(TASK_A)), ok(other), ok(project(None)))
+    api.on(
+        "GET",
+        "/cloud/v1/tasks/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+        ok({**task("ERROR", "boom"), "id": other["task_id"]}),
+    )
+    sensor = project_sensor()
+    with capture_logs() as logs:
+        while not isinstance(sensor.poke(context()), PokeReturnValue):
+            pass
+    assert [line for line in info_lines(logs) if "is locked by" in line] == [
+        f"Gcore project {PROJECT} is locked by task {TASK_A}",
+        f"Gcore project {PROJECT} is locked by task {other['task_id']}",
+    ]
+    assert info_lines(logs, "warning") == [
+        f"Gcore project {PROJECT} is unlocked, but the task that held the lock (update_project "
+        f"{other['task_id']}) ended in ERROR: boom"
+    ]
+
+
+def test_the_task_sensor_says_each_state_and_the_end(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", TASK_PATH, ok(task("RUNNING")), ok(task("FINISHED")))
+    sensor = task_sensor()
+    with capture_logs() as logs:
+        assert sensor.poke(context()) is False
+        assert isinstance(sensor.poke(context()), PokeReturnValue)
+    assert info_lines(logs) == [
+        f"Gcore {GcoreTask.model_validate(task('RUNNING')).summary()}",
+        f"Gcore task {TASK_A} (update_project) finished",
+    ]
+
+
+def test_a_task_that_ended_in_error_fails_the_task_sensor_naming_it(clock: VirtualClock, api: FakeApi) -> None:
+    api.on("GET", TASK_PATH, ok(task("ERROR", "Quota exceeded")))
+    with pytest.raises(GcoreTaskFailedError) as caught:
+        task_sensor().poke(context())
+    assert str(caught.value) == f"Gcore task {TASK_A} (update_project) ended in ERROR: Quota exceeded"
+    assert (caught.value.task_id, caught.value.task_error) == (TASK_A, "Quota exceeded")
