@@ -271,6 +271,9 @@ class TlsFront(_Server):
         self.attempts = 0
         self.handshakes = 0
         self.failures: list[str] = []
+        #: Set once a handshake failure is recorded: the client may see the alert before the
+        #: server's thread has written the failure down.
+        self.failed = threading.Event()
         self.client_subjects: list[str] = []
         self._counts = threading.Lock()
         super().__init__()
@@ -288,6 +291,7 @@ class TlsFront(_Server):
         except (OSError, ssl.SSLError) as exc:
             with self._counts:
                 self.failures.append(f"{type(exc).__name__}: {exc}")
+            self.failed.set()
             _linger(tls)
             tls.close()
             return

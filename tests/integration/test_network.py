@@ -469,7 +469,8 @@ def test_missing_client_certificate_is_a_setup_error(
     assert "CERTIFICATE_REQUIRED" in str(raised.value)
     assert "'cert'" in str(raised.value)
     assert front.handshakes == 0
-    assert front.failures and all("PEER_DID_NOT_RETURN_A_CERTIFICATE" in failure for failure in front.failures)
+    assert front.failed.wait(timeout=10), "the server never recorded the failed handshake"
+    assert all("PEER_DID_NOT_RETURN_A_CERTIFICATE" in failure for failure in front.failures)
     # The provider does not retry (3 allowed). aiohttp itself sends an idempotent request once
     # more on a fresh connection when the first fails after connecting (RFC 9112 9.3.1.1).
     assert front.attempts == (1 if transport == "sync" else 2)
