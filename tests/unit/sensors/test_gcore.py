@@ -526,9 +526,11 @@ def test_a_stored_lock_holder_that_is_not_a_task_id_is_ignored(stored: Any, cloc
     api.on("GET", PROJECT_PATH, ok(project(None)))
     store = FakeTaskStateStore()
     store.values[STATE_KEY] = {"try_number": 1, "value": {"failed_polls": 0, "lock_task_id": stored}}
-    done = project_sensor(mode="reschedule").poke(context(store=store))
+    with capture_logs() as logs:
+        done = project_sensor(mode="reschedule").poke(context(store=store))
     assert isinstance(done, PokeReturnValue)
     assert [request.path for request in api.requests] == [PROJECT_PATH]  # no holder to read
+    assert info_lines(logs, "warning") == []  # nor a warning about one that cannot be read
 
 
 def test_a_sensor_reads_its_connection_once_for_all_its_pokes(
