@@ -575,6 +575,14 @@ def test_the_reschedule_warning_is_shown_once_per_line() -> None:
     assert len(caught) == 1
 
 
+def test_the_reschedule_warning_obeys_a_filter_on_the_dag_module() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=UserWarning, module=__name__)
+        project_sensor(mode="reschedule", poke_interval=5)
+    assert caught == []
+
+
 def test_reschedule_under_15_s_warns_when_the_dag_is_parsed() -> None:
     with pytest.warns(UserWarning) as caught:
         project_sensor(mode="reschedule", poke_interval=14.9)
