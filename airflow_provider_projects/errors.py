@@ -91,7 +91,16 @@ class InvalidInputError(ProjectsApiError, AirflowFailException):
 
 
 class ConnectionSetupError(ProjectsApiError, AirflowFailException):
-    """The Airflow connection is missing or malformed; the message says how to fix it."""
+    """The Airflow connection is malformed; the message says how to fix it."""
+
+
+class ConnectionNotFoundError(ProjectsApiError):
+    """No Airflow connection could be read by that id; the message says how to create it.
+
+    Not an ``AirflowFailException``: the Task SDK reports a connection it could not read as missing,
+    also while the metadata database or the API server restarts, so the task's retries apply (as
+    for Airflow's own ``AirflowNotFoundException``).
+    """
 
 
 class AuthenticationError(ProjectsApiError, AirflowFailException):
@@ -190,6 +199,7 @@ EVENT_TYPES: dict[str, type[ProjectsApiError]] = {
         ProjectsApiError,
         InvalidInputError,
         ConnectionSetupError,
+        ConnectionNotFoundError,
         AuthenticationError,
         NotFoundError,
         MethodNotAllowedError,

@@ -17,7 +17,7 @@ from airflow_provider_projects._http.dialect import Dialect
 from airflow_provider_projects._http.retry import RetryPolicy
 from airflow_provider_projects._http.sync import SyncTransport
 from airflow_provider_projects._http.wire import Secret, Timeout
-from airflow_provider_projects.errors import ConnectionSetupError
+from airflow_provider_projects.errors import ConnectionNotFoundError, ConnectionSetupError
 from airflow_provider_projects.hooks import settings as extras
 from airflow_provider_projects.hooks.settings import ConnectionSettings
 from airflow_provider_projects.version_compat import aextra_dejson, conn_field
@@ -186,9 +186,9 @@ class ProjectsApiHook(BaseHook):
     def check_key(self, key: str) -> None:
         """Per-API key checks (warnings only: a key format may change before our rules do)."""
 
-    def _missing_connection(self) -> ConnectionSetupError:
+    def _missing_connection(self) -> ConnectionNotFoundError:
         env = "AIRFLOW_CONN_" + self.conn_id.upper()
-        return ConnectionSetupError(
+        return ConnectionNotFoundError(
             f"No Airflow connection {self.conn_id!r} ({self.hook_name}). Create it in the UI "
             f"(Admin -> Connections, type {self.hook_name!r}), or with "
             f"{self._add_command()}, "

@@ -19,7 +19,12 @@ from typing import Any, TypeVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_projects import _clock, defaults, validation
-from airflow_provider_projects.errors import AuthenticationError, ConnectionSetupError, ProjectsApiError
+from airflow_provider_projects.errors import (
+    AuthenticationError,
+    ConnectionNotFoundError,
+    ConnectionSetupError,
+    ProjectsApiError,
+)
 from airflow_provider_projects.hooks.gcore import GcoreHook, task_path, task_wait
 from airflow_provider_projects.models.base import ApiModel
 from airflow_provider_projects.models.gcore import GcoreProjectLock
@@ -101,7 +106,7 @@ class GcoreWaitTrigger(BaseTrigger):
             return await listener.done
 
     def _event(self, outcome: WaitOutcome[Any], **extra: Any) -> TriggerEvent:
-        if isinstance(outcome.error, AuthenticationError | ConnectionSetupError):
+        if isinstance(outcome.error, AuthenticationError | ConnectionSetupError | ConnectionNotFoundError):
             forget_hook(self.gcore_conn_id)
         return TriggerEvent({**outcome.to_event(), **extra, "deadline": self.deadline})  # type: ignore[no-untyped-call]
 

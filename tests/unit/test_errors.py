@@ -16,6 +16,7 @@ from airflow_provider_projects.errors import (
     AuthenticationError,
     ConcurrentChangeError,
     ConflictError,
+    ConnectionNotFoundError,
     ConnectionSetupError,
     GcoreTaskFailedError,
     InvalidInputError,
@@ -44,6 +45,7 @@ CLASSES: list[tuple[type[ProjectsApiError], dict[str, Any], bool]] = [
     (ProjectsApiError, {}, False),
     (InvalidInputError, {"field": "name", "rule": "must be a string"}, True),
     (ConnectionSetupError, {}, True),
+    (ConnectionNotFoundError, {}, False),  # retried: the SDK reports an unreadable connection as missing
     (AuthenticationError, {}, True),
     (NotFoundError, {}, True),
     (MethodNotAllowedError, {}, True),

@@ -20,6 +20,7 @@ from samples import GCAI_ID, GCAI_PROJECT, GCORE_PROJECT, TASK_ID
 from airflow_provider_projects._http.wire import DEFAULT_TIMEOUT, Timeout
 from airflow_provider_projects.errors import (
     ApiUnreachableError,
+    ConnectionNotFoundError,
     ConnectionSetupError,
     InvalidInputError,
     ProjectsApiError,
@@ -191,7 +192,7 @@ def test_missing_connection_says_how_to_create_it(
 ) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_CONN", raising=False)
     hook = hook_class("no_such_conn")
-    with pytest.raises(ConnectionSetupError) as caught:
+    with pytest.raises(ConnectionNotFoundError) as caught:
         hook.transport  # noqa: B018
     text = str(caught.value)
     assert "No Airflow connection 'no_such_conn'" in text
@@ -200,7 +201,7 @@ def test_missing_connection_says_how_to_create_it(
     assert f'"conn_type": "{conn_type}"' in text
     assert caught.value.__cause__ is None
 
-    with pytest.raises(ConnectionSetupError, match="No Airflow connection 'no_such_conn'"):
+    with pytest.raises(ConnectionNotFoundError, match="No Airflow connection 'no_such_conn'"):
         asyncio.run(hook.atransport())  # a real loop: the async connection read uses a worker thread
 
 
@@ -464,7 +465,7 @@ def test_a_failed_async_settings_read_is_not_kept(monkeypatch: pytest.MonkeyPatc
     hook = GcoreHook("conn_later")
 
     async def read_three_times() -> ConnectionSettings:
-        with pytest.raises(ConnectionSetupError, match="No Airflow connection 'conn_later'"):
+        with pytest.raises(ConnectionNotFoundError, match="No Airflow connection 'conn_later'"):
             await hook.asettings()
         set_conn(monkeypatch, "conn_later", {"conn_type": "gcore", "password": "k-123456", "extra": {"timeout": "x"}})
         with pytest.raises(ConnectionSetupError, match="extra 'timeout'"):

@@ -441,7 +441,7 @@ def test_the_connection_is_fetched_with_aget_connection_in_the_event_loop(
 def test_a_missing_connection_is_an_error_event_that_says_how_to_fix_it(clock: VirtualClock, api: FakeApi) -> None:
     api.on("GET", PROJECT_PATH, ok(project(None)))
     event = run(clock, unlocked_trigger(gcore_conn_id="no_such_gcore_conn"))
-    assert (event["status"], event["error"]["type"]) == ("error", "ConnectionSetupError")
+    assert (event["status"], event["error"]["type"]) == ("error", "ConnectionNotFoundError")
     assert "AIRFLOW_CONN_NO_SUCH_GCORE_CONN" in event["error"]["message"]
     assert api.requests == []
 
