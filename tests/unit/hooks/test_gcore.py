@@ -701,20 +701,24 @@ def test_ended_holder_returns_the_task(api: FakeApi, hook: GcoreHook) -> None:
     assert log.lines == []
 
 
-def test_ended_holder_not_found_says_so_and_not_how_it_ended(api: FakeApi, hook: GcoreHook) -> None:
-    api.on("GET", TASK_PATH, Reply(404, {"exception_class": "NotFoundError", "message": "Task not found"}))
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        (
+            Reply(404, {"exception_class": "NotFoundError", "message": "Task not found"}),
+            f"Gcore task {TASK_ID}, which held the lock, could not be found (HTTP 404): how it ended is unknown",
+        ),
+        (
+            Reply(403, {"exception_class": "Forbidden", "message": "no"}),
+            f"Could not read how Gcore task {TASK_ID}, which held the lock, ended: Gcore Cloud GET {TASK_PATH} "
+            "failed: HTTP 403 Forbidden: no. The key is valid but may not do this: check its permissions in the "
+            "Gcore portal",
+        ),
+    ],
+    ids=["not-found", "refused"],
+)
+def test_ended_holder_that_cannot_be_read_says_why(api: FakeApi, hook: GcoreHook, reply: Reply, said: str) -> None:
+    api.on("GET", TASK_PATH, reply)
     log = ListLog()
     assert gcore.ended_holder(hook, TASK_ID, log) is None
-    assert log.lines == [
-        f"Gcore task {TASK_ID}, which held the lock, could not be found (HTTP 404): how it ended is unknown"
-    ]
-
-
-def test_ended_holder_that_cannot_be_read_gives_the_error(api: FakeApi, hook: GcoreHook) -> None:
-    api.on("GET", TASK_PATH, Reply(403, {"exception_class": "Forbidden", "message": "no"}))
-    log = ListLog()
-    assert gcore.ended_holder(hook, TASK_ID, log) is None
-    assert log.lines == [
-        f"Could not read how Gcore task {TASK_ID}, which held the lock, ended: Gcore Cloud GET {TASK_PATH} failed: "
-        "HTTP 403 Forbidden: no. The key is valid but may not do this: check its permissions in the Gcore portal"
-    ]
+    assert log.lines == [said]

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from fakes import FakeStore
 
-class FakeStore:
-    """Airflow's task state store as the operators use it: get / set / delete of JSON values."""
-
-    def __init__(self, initial: dict[str, Any] | None = None) -> None:
-        self.values: dict[str, Any] = dict(initial or {})
-        self.writes: list[tuple[str, str]] = []
-        self.options: list[dict[str, Any]] = []
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, **options: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))  # the real store only takes JSON values
-        self.writes.append(("set", key))
-        self.options.append(options)
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-        self.writes.append(("delete", key))
+__all__ = ["FakeStore", "FakeTI", "context"]
 
 
 class FakeTI:

@@ -19,6 +19,7 @@ from airflow.sdk import PokeReturnValue
 from airflow.sdk.bases import sensor as sensor_module
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
 from fakes import START, FakeApi, Reply, VirtualClock, ok, run_virtual
+from fakes import FakeStore as FakeTaskStateStore
 from structlog.testing import capture_logs
 
 from airflow_provider_projects import defaults
@@ -81,22 +82,6 @@ class FakeTI:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = value
-
-
-class FakeTaskStateStore:
-    """``context["task_state_store"]``: survives between the pokes of a reschedule-mode sensor."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
 
 
 def context(ti: FakeTI | None = None, store: FakeTaskStateStore | None = None) -> Any:
