@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from airflow_provider_projects import validation
 from airflow_provider_projects._http.dialect import GcoreDialect
-from airflow_provider_projects.errors import MethodNotAllowedError, ProjectsApiError
+from airflow_provider_projects.errors import MethodNotAllowedError, NotFoundError, ProjectsApiError
 from airflow_provider_projects.hooks.base import ProjectsApiHook, call_timeout
 from airflow_provider_projects.hooks.settings import shown_url
 from airflow_provider_projects.models.gcore import GcoreProject, GcoreTask
@@ -169,8 +169,6 @@ def ended_holder(hook: GcoreHook, holder_id: str, log: Any) -> GcoreTask | None:
 
     A task Gcore no longer knows (404) is said apart from a failed read: neither tells how it ended.
     """
-    from airflow_provider_projects.errors import NotFoundError
-
     try:
         return hook.get_task(holder_id)
     except NotFoundError:
